@@ -1,0 +1,16 @@
+"""octref: a pure-NumPy reference implementation of Octave Convolution.
+
+Chen et al., "Drop an Octave: Reducing Spatial Redundancy in Convolutional
+Neural Networks with Octave Convolution", ICCV 2019.
+
+The top-level ``conv_forward``/``octconv_forward`` (and their backwards) are the
+fast im2col implementation; ``octref.loops`` holds the per-pixel ground truth.
+"""
+
+from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
+from octref.im2col import conv_backward, conv_forward, octconv_backward, octconv_forward
+
+__version__ = "0.1.0"
+
+__all__ = ["Octave", "OctaveWeights", "split_channels", "init_octave_weights",
+           "conv_forward", "conv_backward", "octconv_forward", "octconv_backward"]
