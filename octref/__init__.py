@@ -9,8 +9,10 @@ fast im2col implementation; ``octref.loops`` holds the per-pixel ground truth.
 
 from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
 from octref.im2col import conv_backward, conv_forward, octconv_backward, octconv_forward
+from octref.layer import OctConv2d, OctConvParams
 
 __version__ = "0.1.0"
 
 __all__ = ["Octave", "OctaveWeights", "split_channels", "init_octave_weights",
-           "conv_forward", "conv_backward", "octconv_forward", "octconv_backward"]
+           "conv_forward", "conv_backward", "octconv_forward", "octconv_backward",
+           "OctConv2d", "OctConvParams"]
