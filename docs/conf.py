@@ -76,12 +76,6 @@ exclude_patterns = [
     *_shadowed_ipynb,
 ]
 
-if HAS_NOTEBOOKS:
-    tags.add("has_notebooks")  # noqa: F821  (``tags`` is injected by Sphinx)
-else:
-    # notebooks.md globs ``notebooks/*``; with no notebooks yet the glob is
-    # empty on purpose, so do not let that fail a ``-W`` build.
-    suppress_warnings = ["toc.empty_glob"]
 
 # -- MyST --------------------------------------------------------------------
 
@@ -159,5 +153,21 @@ def _copy_katex_assets(app, exception):
     shutil.copytree(KATEX_DIST / "fonts", target / "fonts", dirs_exist_ok=True)
 
 
+def _drop_empty_notebook_toctree(app, docname, source):
+    """Without notebooks, replace the ``notebooks/*`` toctree by a sentence.
+
+    Sphinx warns about a glob that matches nothing, and that warning cannot
+    be silenced through ``suppress_warnings`` (it has no type), so a fresh
+    checkout with an empty ``notebooks/`` would fail ``-W``.
+    """
+    if docname != "notebooks" or HAS_NOTEBOOKS:
+        return
+    text = source[0]
+    begin = text.index("% notebooks-toctree: begin")
+    end = text.index("% notebooks-toctree: end")
+    source[0] = text[:begin] + "There are no notebooks in the repository yet.\n" + text[end:]
+
+
 def setup(app):
+    app.connect("source-read", _drop_empty_notebook_toctree)
     app.connect("build-finished", _copy_katex_assets)

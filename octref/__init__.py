@@ -7,9 +7,9 @@ The top-level ``conv_forward``/``octconv_forward`` (and their backwards) are the
 fast im2col implementation; ``octref.loops`` holds the per-pixel ground truth.
 """
 
-from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
 from octref.im2col import conv_backward, conv_forward, octconv_backward, octconv_forward
 from octref.layer import OctConv2d, OctConvParams
+from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
 
 __version__ = "0.1.0"
 

@@ -19,10 +19,14 @@ Shapes follow PyTorch: NCHW maps, weights ``(C_out, C_in / groups, kh, kw)``.
 
 import numpy as np
 
-from octref.contract import (ConvParams, PATHS, check_conv_args, check_octconv_args)
+from octref.contract import PATHS, ConvParams, check_conv_args, check_octconv_args
 from octref.octave import Octave, OctaveWeights
-from octref.sampling import (pool2x2, pool2x2_backward, upsample2x_nearest,
-                             upsample2x_nearest_backward)
+from octref.sampling import (
+    pool2x2,
+    pool2x2_backward,
+    upsample2x_nearest,
+    upsample2x_nearest_backward,
+)
 
 __all__ = ["im2col", "col2im", "conv_forward", "conv_backward",
            "octconv_forward", "octconv_backward"]
@@ -338,12 +342,20 @@ def octconv_backward(dy, cache):
         if spec.stride == 2 and path != "lh":
             dx_path = pool2x2_backward(dx_path, x_shapes[src][2:])
         dxs[src] = dx_path if src not in dxs else dxs[src] + dx_path
-    dx = Octave(dxs.get("h"), dxs.get("l"))
+    # An input group no path reads (a depthwise layer that drops it) gets zeros.
+    dx = Octave(*(None if g not in x_shapes else
+                  dxs[g] if g in dxs else np.zeros(x_shapes[g], dtype=_compute_dtype(w))
+                  for g in "hl"))
     dw = OctaveWeights(*(dws.get(p) for p in PATHS))
     db = None
     if any(has_bias.values()):
         db = Octave(*(dys[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in "hl"))
     return dx, dw, db
+
+
+def _compute_dtype(w):
+    """The compute dtype, carried by the (cast) weights."""
+    return next(a for a in w if a is not None).dtype
 
 
 def _pooled(size, times):

@@ -165,9 +165,11 @@ def init_octave_weights(in_channels, out_channels, kernel_size, alpha_in, alpha_
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     c_in = dict(zip("hl", split_channels(in_channels, alpha_in)))
     c_out = dict(zip("hl", split_channels(out_channels, alpha_out)))
+    if groups > in_channels:
+        raise ValueError(f"groups must be <= in_channels ({in_channels}), got {groups}")
     depthwise = groups == in_channels and groups > 1
     k = kernel_size
-    fan_in = k * k if depthwise else (in_channels // groups) * k * k
+    fan_in = k * k if depthwise else in_channels / groups * k * k
     std = np.sqrt(2.0 / fan_in)
     weights = {}
     for path in ("hh", "hl", "lh", "ll"):
@@ -178,9 +180,10 @@ def init_octave_weights(in_channels, out_channels, kernel_size, alpha_in, alpha_
             continue
         path_groups = c_in[src] if depthwise else groups
         if c_in[src] % path_groups or c_out[dst] % path_groups:
+            kind = "depthwise layer: " if depthwise else ""
             raise ValueError(
-                f"groups={groups} must divide the channels of every path; path {path} has "
-                f"{c_in[src]} input and {c_out[dst]} output channels")
+                f"{kind}groups={groups} must divide the channels of every path; path {path} "
+                f"has {c_in[src]} input and {c_out[dst]} output channels")
         shape = (c_out[dst], c_in[src] // path_groups, k, k)
         weights[path] = (rng.standard_normal(shape) * std).astype(dtype)
     for dst in "hl":
