@@ -6,7 +6,7 @@ estimate the same quantity without any calculus::
 
     (J^T c)[k] = d<f(x), c>/dx[k] ~ (<f(x + h e_k), c> - <f(x - h e_k), c>) / 2h
 
-with an error of O(h^2) (truncation) plus O(eps |f| / h) (round-off). Two
+with an error of O(h^2) (truncation) plus ``O(eps |f| / h)`` (round-off). Two
 checks are built on it:
 
 * :func:`check_vjp`, the full elementwise comparison, for small inputs (one
@@ -19,12 +19,12 @@ Tolerances, stated once. Everything runs in float64 (eps = 2.2e-16): in
 float32 (eps = 1.2e-7) the round-off of a difference quotient is ~1e-2
 relative at h = 1e-5, too large to tell a small bug from noise, so float32
 input is refused. The error of a central difference is O(h^2) truncation plus
-about eps |L| / h round-off, L = <f(x), c>. Every map in octref is linear in
+about ``eps |L| / h`` round-off, ``L = <f(x), c>``. Every map in octref is linear in
 each argument, so the truncation term vanishes and only round-off is left:
-with h = 1e-5 it is ~2e-11 |L|, below 1e-8 for the |L| <~ 1e2 of the small
+with h = 1e-5 it is ``~2e-11 |L|``, below 1e-8 for the ``|L| <~ 1e2`` of the small
 problems checked here. An element passes when
 
-    |analytic - numeric| <= ATOL + RTOL * |numeric|,   RTOL = 1e-5, ATOL = 1e-7,
+    ``|analytic - numeric| <= ATOL + RTOL * |numeric|``,   RTOL = 1e-5, ATOL = 1e-7,
 
 an order of magnitude above that error and far below any real mistake (a
 wrong index or a missing 1/count changes entries by O(1) relative).
@@ -117,7 +117,7 @@ class GradCheckResult:
         What was checked, e.g. "dx.high" or "dw.hl".
     passed : bool
     max_abs_error : float
-        Largest |analytic - numeric|.
+        Largest ``|analytic - numeric|``.
     rel_error : float
         :func:`rel_error` of analytic and numeric.
     kind : str
@@ -186,7 +186,7 @@ def check_directional(f, x, df, analytic, *, rng, name="grad", h=H):
     Returns
     -------
     GradCheckResult
-        The two inner products compared with ATOL + RTOL |numeric|.
+        The two inner products compared with ``ATOL + RTOL |numeric|``.
     """
     x = _require_float64(x, "x")
     df = _require_float64(df, "df")
