@@ -32,7 +32,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from octref import Octave, OctaveWeights, im2col, loops
+from octref import Octave, OctaveWeights, im2col, loops, receptive_field, viz
 from octref.sampling import pool2x2, upsample2x_nearest
 
 # %% [markdown]
@@ -57,14 +57,14 @@ print("X^L =\n", X_low)
 # helper builds that one-path layer and returns its single output map.
 
 # %%
-def run_path(path, weight, x_high=X_high, x_low=X_low, impl=loops):
+def run_path(path, weight, x_high=X_high, x_low=X_low):
     """Output map (2-D) of the one-path layer `path` ("hh", "hl", "lh" or "ll")."""
     src, dst = path
     x = Octave(high=x_high[None, None] if src == "h" else None,
                low=x_low[None, None] if src == "l" else None)
     w = OctaveWeights(**{p: (np.asarray(weight)[None, None] if p == path else None)
                          for p in OctaveWeights._fields})
-    y, _ = impl.octconv_forward(x, w)
+    y, _ = loops.octconv_forward(x, w)
     out = y.high if dst == "h" else y.low
     assert out.dtype == np.float64  # integer input computes in float64
     return out[0, 0]
@@ -165,7 +165,6 @@ assert np.array_equal(run_path("lh", plus), lh_plus_by_hand)
 # found above. Pixel $(0, 0)$: $2.5 + 4.5 + 10.5 = 17.5$.
 
 # %%
-block_means = hl_by_hand
 hl_plus_by_hand = np.array([[2.5 + 4.5 + 10.5, 4.5 + 2.5 + 12.5],
                             [10.5 + 2.5 + 12.5, 12.5 + 4.5 + 10.5]])
 assert hl_plus_by_hand[0, 0] == 17.5
@@ -389,4 +388,33 @@ plt.show()
 # in the middle of a $4 \times 4$ one. They are different operators; octref,
 # like every implementation, computes Eq. 4.
 #
+# ## What the low group buys: a wider view
+#
+# The $6 \times 6$ window above is a feature, not an accident (Section 3.2 of
+# the paper): a $k \times k$ kernel on the half-resolution map covers
+# $2k \times 2k$ pixels of the full-resolution one. Information that passes
+# through the low group sees twice as far for the same number of weights.
+# `octref.receptive_field` measures this with octref's own backward pass
+# (chapter 4): the gradient of one output pixel with respect to the input
+# image is nonzero exactly on the pixels that output can see.
+
+# %%
+k = 3
+widths = {}
+for scenario in receptive_field.SCENARIOS:
+    field = receptive_field.receptive_field(scenario, kernel_size=k)
+    widths[scenario] = receptive_field.support_size(field)
+    assert widths[scenario][0] == receptive_field.expected_support(scenario, k)
+print(widths)
+assert widths["H->H"] == (k, k) and widths["L->H"] == (2 * k, 2 * k)
+assert widths["H->H->H"] == (2 * k - 1,) * 2 and widths["H->L->H"] == (2 * (2 * k - 1),) * 2
+
+# %% [markdown]
+# One layer: $k$ pixels through H→H, $2k$ through L→H. Two layers:
+# $2k - 1$ through the high group alone, $2(2k - 1)$ through H→L→H.
+
+# %%
+viz.plot_receptive_fields(kernel_size=k)
+
+# %% [markdown]
 # **Next:** chapter 3 turns each path's convolution into one matrix product.

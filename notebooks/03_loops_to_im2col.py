@@ -30,7 +30,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from octref import Octave, init_octave_weights, im2col, loops, split_channels
+from octref import Octave, im2col, init_octave_weights, loops, split_channels
 from octref.sampling import pool2x2
 
 # %% [markdown]
@@ -217,10 +217,11 @@ for name, (t_loops, t_fast) in timings.items():
           f"speed-up {t_loops / t_fast:5.0f}x")
 
 # %% [markdown]
-# The speed-up is typically around a hundredfold here; it depends on the
-# machine, so we assert only a safe margin of 5x. It grows with the image:
-# the loops do work per output pixel in Python, im2col does a fixed $k^2$
-# Python steps plus one matmul in compiled code.
+# The speed-up depends on the machine (about a hundredfold on a two-core
+# CI machine), so we assert only a safe margin of 5x. The reason for it is
+# in the code: the loops take Python steps for every output pixel and
+# kernel tap, im2col takes a fixed $k^2$ Python steps and leaves the rest
+# to one matmul in compiled code.
 
 # %%
 for name, (t_loops, t_fast) in timings.items():

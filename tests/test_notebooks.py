@@ -63,5 +63,8 @@ def test_no_ipynb_in_notebooks():
     assert not strays, f"commit notebooks as jupytext .py files only, found {strays}"
 
 
-def test_notebooks_exist():
+def test_notebooks_exist_and_are_listed():
     assert SOURCES, f"no notebooks found in {NOTEBOOKS}"
+    readme = (NOTEBOOKS / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in SOURCES if p.name not in readme]
+    assert not missing, f"notebooks/README.md must list every chapter, missing {missing}"

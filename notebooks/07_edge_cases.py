@@ -1,0 +1,339 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 7. Edge cases
+#
+# The paper describes OctConv on even-sized maps with $0 < \alpha < 1$. Real
+# networks also have odd sizes, stride 2, a first layer (no low input), a
+# last layer (no low output), depthwise layers, and sometimes $\alpha = 1$.
+# These are the cases where implementations differ or break. For each one:
+# what goes wrong elsewhere, and what octref does, asserted. Every
+# configuration is also run through both implementations, pixel loops and
+# im2col, which must agree.
+
+# %%
+import numpy as np
+
+from octref import (
+    Octave,
+    OctaveWeights,
+    conv_forward,
+    im2col,
+    init_octave_weights,
+    loops,
+    split_channels,
+)
+from octref.sampling import pool2x2, upsample2x_nearest
+
+rng = np.random.default_rng(0)
+
+
+def random_octave(n, c_high, c_low, size):
+    """An Octave with c_high channels of size x size and c_low of ceil(size/2)^2."""
+    half = (size + 1) // 2
+    return Octave(rng.standard_normal((n, c_high, size, size)) if c_high else None,
+                  rng.standard_normal((n, c_low, half, half)) if c_low else None)
+
+
+def both(x, w, b=None, **options):
+    """Run loops and im2col, assert they agree, and return the output."""
+    y_loops, _ = loops.octconv_forward(x, w, b, **options)
+    y_fast, _ = im2col.octconv_forward(x, w, b, **options)
+    for a, c in zip(y_loops, y_fast):
+        assert (a is None) == (c is None)
+        if a is not None:
+            assert a.shape == c.shape and np.allclose(a, c)
+    return y_fast
+
+
+def shapes(octave):
+    return tuple(None if a is None else a.shape for a in octave)
+
+
+# %% [markdown]
+# ## Odd sizes: ceil-mode pooling
+#
+# A $7 \times 7$ high map has a $4 \times 4$ low map in octref,
+# $\lceil 7/2 \rceil$. Frameworks pool in **floor mode** by default, which
+# gives $3 \times 3$ and drops the last row and column. Upsampled by 2 that is
+# $6 \times 6$, which cannot be added to the $7 \times 7$ output of the H→H
+# path:
+
+# %%
+x7 = rng.standard_normal((7, 7))
+floor_pooled = x7[:6, :6].reshape(3, 2, 3, 2).mean(axis=(1, 3))  # floor mode
+floor_back = floor_pooled.repeat(2, axis=0).repeat(2, axis=1)
+assert floor_back.shape == (6, 6)
+try:
+    x7 + floor_back
+    raise AssertionError("a 7x7 and a 6x6 map should not add")
+except ValueError as exc:
+    print("floor mode:", exc)
+
+assert pool2x2(x7).shape == (4, 4)
+assert upsample2x_nearest(pool2x2(x7), (7, 7)).shape == (7, 7)
+
+# %% [markdown]
+# Ceil mode alone is not enough. The last block of an odd row holds 2 pixels
+# (the corner block 1), and octref averages only those. Zero-padding to an
+# even size and averaging 4 pixels ("count_include_pad") darkens the border:
+# a constant map no longer pools to a constant.
+
+# %%
+ones = np.ones((7, 7))
+assert np.all(pool2x2(ones) == 1.0)
+zero_padded = np.pad(ones, ((0, 1), (0, 1))).reshape(4, 2, 4, 2).mean(axis=(1, 3))
+assert zero_padded[0, 3] == 0.5 and zero_padded[3, 3] == 0.25
+print("count_include_pad, last row:", zero_padded[3])
+
+# %% [markdown]
+# A whole layer on odd sizes, $5 \times 5$ and $7 \times 7$: the outputs
+# keep the input sizes, and the two implementations agree. octref also
+# refuses a low map of the floor-mode size, naming the argument:
+
+# %%
+w = init_octave_weights(6, 6, 3, 0.5, 0.5, rng=rng)
+for size in (5, 7):
+    x = random_octave(2, 3, 3, size)
+    y = both(x, w)
+    half = (size + 1) // 2
+    assert shapes(y) == ((2, 3, size, size), (2, 3, half, half))
+
+try:
+    im2col.octconv_forward(Octave(rng.standard_normal((1, 3, 7, 7)),
+                                  rng.standard_normal((1, 3, 3, 3))), w)
+    raise AssertionError("a floor-mode low map should be refused")
+except ValueError as exc:
+    print(exc)
+    assert "x.low" in str(exc) and "ceil(H/2)" in str(exc)
+
+# %% [markdown]
+# ## Stride 2
+#
+# A stride-2 OctConv halves both groups. As in the official code, every
+# path's input is pooled first and then convolved at stride 1: H→H reads
+# $\operatorname{pool}(X^H)$, H→L reads $\operatorname{pool}(\operatorname{pool}(X^H))$,
+# L→L reads $\operatorname{pool}(X^L)$, and L→H reads $X^L$ as it is. Its
+# output already has the size of the new high map, so it is **not**
+# upsampled. On an odd $7 \times 7$ map the new sizes are
+# $\lceil 7/2 \rceil = 4$ and $\lceil 4/2 \rceil = 2$:
+
+# %%
+x = random_octave(1, 3, 3, 7)
+y = both(x, w, stride=2)
+assert shapes(y) == ((1, 3, 4, 4), (1, 3, 2, 2))
+
+# L->H at stride 2 is a plain convolution of X^L, no upsampling:
+lh_only = OctaveWeights(None, None, w.lh, None)
+y_lh, _ = im2col.octconv_forward(Octave(None, x.low), lh_only, stride=2)
+assert np.allclose(y_lh.high, conv_forward(x.low, w.lh, padding=1)[0])
+
+# %% [markdown]
+# ## First and last layers: $\alpha_\text{in} = 0$, $\alpha_\text{out} = 0$
+#
+# A network's input image has no low group, and its classifier wants one
+# ordinary map. So the first OctConv has $\alpha_\text{in} = 0$ and only the
+# paths H→H and H→L, and the last has $\alpha_\text{out} = 0$ and only H→H
+# and L→H. Paths that do not exist have weight `None`, and a missing group is
+# `None` in the `Octave`:
+
+# %%
+w_first = init_octave_weights(3, 8, 3, alpha_in=0.0, alpha_out=0.5, rng=rng)
+w_last = init_octave_weights(8, 5, 3, alpha_in=0.5, alpha_out=0.0, rng=rng)
+assert [p for p, a in zip(OctaveWeights._fields, w_first) if a is not None] == ["hh", "hl"]
+assert [p for p, a in zip(OctaveWeights._fields, w_last) if a is not None] == ["hh", "lh"]
+
+image = Octave(rng.standard_normal((2, 3, 9, 9)), None)  # an RGB image, odd size
+hidden = both(image, w_first)
+out = both(hidden, w_last)
+assert shapes(hidden) == ((2, 4, 9, 9), (2, 4, 5, 5))
+assert shapes(out) == ((2, 5, 9, 9), None)
+
+# %% [markdown]
+# With $\alpha_\text{in} = \alpha_\text{out} = 0$ there is only H→H: an
+# ordinary convolution.
+
+# %%
+w_plain = init_octave_weights(3, 4, 3, 0.0, 0.0, rng=rng)
+y = both(image, w_plain)
+assert np.allclose(y.high, conv_forward(image.high, w_plain.hh, padding=1)[0])
+
+# %% [markdown]
+# ## $\alpha = 1$: everything low
+#
+# Code that always builds four convolutions creates layers with **zero**
+# channels when $\alpha = 1$ (the high group is empty), and many frameworks
+# refuse a convolution with 0 input channels. In octref the high group is
+# simply absent: only L→L exists, and the layer is an ordinary convolution
+# at half resolution.
+
+# %%
+assert split_channels(8, 1.0) == (0, 8)
+w_all_low = init_octave_weights(8, 8, 3, 1.0, 1.0, rng=rng)
+assert [p for p, a in zip(OctaveWeights._fields, w_all_low) if a is not None] == ["ll"]
+x_all_low = random_octave(2, 0, 8, 8)
+assert x_all_low.high is None
+y = both(x_all_low, w_all_low)
+assert y.high is None
+assert np.allclose(y.low, conv_forward(x_all_low.low, w_all_low.ll, padding=1)[0])
+
+# Going back from all-low to half-and-half: L->H and L->L.
+w_up = init_octave_weights(8, 8, 3, 1.0, 0.5, rng=rng)
+assert shapes(both(x_all_low, w_up)) == ((2, 4, 8, 8), (2, 4, 4, 4))
+
+# %% [markdown]
+# ## Depthwise
+#
+# A depthwise layer ($\text{groups} = C_\text{in}$) convolves every channel
+# with its own filter and never mixes channels, so it cannot mix frequencies
+# either: only H→H and L→L exist, each depthwise within its group.
+
+# %%
+w_dw = init_octave_weights(8, 8, 3, 0.5, 0.5, groups=8, rng=rng)
+assert w_dw.hl is None and w_dw.lh is None
+assert w_dw.hh.shape == (4, 1, 3, 3) and w_dw.ll.shape == (4, 1, 3, 3)
+x = random_octave(2, 4, 4, 7)
+y = both(x, w_dw, groups=8)
+assert np.allclose(y.high, conv_forward(x.high, w_dw.hh, padding=1, groups=4)[0])
+assert np.allclose(y.low, conv_forward(x.low, w_dw.ll, padding=1, groups=4)[0])
+
+# A crossing weight in a depthwise layer is an error, with the reason:
+try:
+    im2col.octconv_forward(x, w_dw._replace(hl=rng.standard_normal((4, 1, 3, 3))), groups=8)
+    raise AssertionError("a depthwise layer has no H->L path")
+except ValueError as exc:
+    print(exc)
+    assert "w.hl" in str(exc) and "depthwise" in str(exc)
+
+# %% [markdown]
+# ## Upsample before the convolution
+#
+# Eq. 4 convolves $X^L$ at low resolution and upsamples the **result**,
+# $\operatorname{up}(f(X^L; W^{LH}))$. Some implementations upsample first,
+# $f(\operatorname{up}(X^L); W^{LH})$. That costs 4 times the multiply-adds
+# (the convolution runs on the high grid), which throws away the point of the
+# low group, and for $k > 1$ it is a different operator: a $3 \times 3$
+# kernel on the upsampled map spans 3 high pixels, so it sees only 2 low
+# pixels per axis instead of 3. For $k = 1$ the two are the same.
+
+# %%
+x_low = rng.standard_normal((1, 4, 4, 4))
+after_pixels = conv_forward(x_low, np.ones((1, 4, 3, 3)), padding=1)[0][0, 0].size
+before_pixels = conv_forward(upsample2x_nearest(x_low, (8, 8)), np.ones((1, 4, 3, 3)),
+                             padding=1)[0][0, 0].size
+assert before_pixels == 4 * after_pixels  # same work per output pixel, 4x the pixels
+for k, same in ((1, True), (3, False)):
+    w_lh = rng.standard_normal((4, 4, k, k))
+    pad = (k - 1) // 2
+    after = upsample2x_nearest(conv_forward(x_low, w_lh, padding=pad)[0], (8, 8))
+    before = conv_forward(upsample2x_nearest(x_low, (8, 8)), w_lh, padding=pad)[0]
+    octref_lh = im2col.octconv_forward(Octave(None, x_low),
+                                       OctaveWeights(None, None, w_lh, None))[0].high
+    assert np.allclose(octref_lh, after)
+    assert np.allclose(before, after) == same
+    print(f"k={k}: upsample-first {'equals' if same else 'differs from'} Eq. 4")
+
+
+def low_pixels_seen(lh_map, p=4):
+    """Rows, cols of the low pixels that high pixel (p, p) of lh_map(X^L) depends on."""
+    seen = np.zeros((4, 4), dtype=bool)
+    for r in range(4):
+        for c in range(4):
+            probe = np.zeros((1, 1, 4, 4))
+            probe[0, 0, r, c] = 1.0
+            seen[r, c] = lh_map(probe)[0, 0, p, p] != 0
+    return np.nonzero(seen.any(axis=1))[0], np.nonzero(seen.any(axis=0))[0]
+
+
+ones33 = np.ones((1, 1, 3, 3))
+rows, cols = low_pixels_seen(
+    lambda a: upsample2x_nearest(conv_forward(a, ones33, padding=1)[0], (8, 8)))
+assert len(rows) == len(cols) == 3
+rows, cols = low_pixels_seen(
+    lambda a: conv_forward(upsample2x_nearest(a, (8, 8)), ones33, padding=1)[0])
+assert len(rows) == len(cols) == 2
+
+# %% [markdown]
+# ## Rounding the channel split
+#
+# With $C$ channels, octref puts $c_\text{low} = \lfloor \alpha C \rfloor$
+# channels in the low group, `int(alpha * C)` as in the official code, and
+# the rest in the high group. Rounding the other group instead,
+# $c_\text{high} = \lfloor (1 - \alpha) C \rfloor$, or using `round`, gives
+# different layers whenever $\alpha C$ is not a whole number, so weights do
+# not transfer between such implementations:
+
+# %%
+C, alpha = 3, 0.5
+octref_split = split_channels(C, alpha)
+high_first = (int((1 - alpha) * C), C - int((1 - alpha) * C))
+rounded = (C - round(alpha * C), round(alpha * C))
+print("octref", octref_split, " high rounded down", high_first, " round()", rounded)
+assert octref_split == (2, 1) and high_first == (1, 2) and rounded == (1, 2)
+
+# %% [markdown]
+# They can differ even when $\alpha C$ is a whole number, through floating
+# point: with $C = 10$, $\alpha = 0.8$, `(1 - 0.8) * 10` is
+# `1.9999999999999996`, so rounding the high group down gives (1, 9)
+# instead of (2, 8).
+
+# %%
+assert (1 - 0.8) * 10 < 2
+assert split_channels(10, 0.8) == (2, 8)
+assert (int((1 - 0.8) * 10), 10 - int((1 - 0.8) * 10)) == (1, 9)
+
+# %% [markdown]
+# octref's own rule is not immune: `int(alpha * C)` inherits floating-point
+# rounding too. $0.29 \times 100$ is `28.999999999999996` in binary floating
+# point, so 29% of 100 channels is 28 low channels. octref keeps this, to match the official code's layer
+# shapes; pick $\alpha$ values that are exact in binary (0.25, 0.5, 0.75,
+# 0.125) to avoid surprises.
+
+# %%
+assert 0.29 * 100 < 29
+assert split_channels(100, 0.29) == (72, 28)
+assert split_channels(100, 0.25) == (75, 25)
+
+# %% [markdown]
+# ## Errors name the argument
+#
+# A wrong call fails at once with a `ValueError` (or `TypeError`) that
+# names the argument and says what was expected, instead of a shape error
+# deep inside a matmul:
+
+# %%
+x = random_octave(1, 3, 3, 8)
+w = init_octave_weights(6, 6, 3, 0.5, 0.5, rng=rng)
+bad_calls = {
+    "stride": lambda: im2col.octconv_forward(x, w, stride=3),
+    "padding": lambda: im2col.octconv_forward(x, w, padding=0),
+    "groups": lambda: im2col.octconv_forward(x, w, groups=2),
+    "downsample": lambda: im2col.octconv_forward(x, w, stride=2, downsample="strided"),
+    "w.lh": lambda: im2col.octconv_forward(x, w._replace(lh=None)),
+    "alpha": lambda: split_channels(8, 1.5),
+}
+for argument, call in bad_calls.items():
+    try:
+        call()
+        raise AssertionError(f"{argument}: the call should have failed")
+    except ValueError as exc:
+        print(f"{argument:10s} {exc}")
+        assert argument in str(exc)
+
+# %% [markdown]
+# That is the course. The package's docstrings state every shape and
+# equation in the same notation, and `octref.loops` stays the place to read
+# what any configuration computes, one pixel at a time.
