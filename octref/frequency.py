@@ -73,7 +73,10 @@ def octave_bands(x, levels):
     the matching nearest upsampling back to the size each pooling started from,
     band l is ``L_l - L_(l+1)`` and the residual is ``L_levels``. Band 0 is
     the ``high`` of :func:`octave_split`; the bands and the residual sum back
-    to x (the sum telescopes).
+    to x (the sum telescopes). When H and W divide by ``2^levels`` the bands
+    are also mutually orthogonal, so their energies add up to that of x; at
+    other sizes, pooling a pooled map weighs a partial block like a full one
+    and the energies add up only nearly.
 
     Parameters
     ----------
@@ -184,18 +187,20 @@ def radial_energy_profile(x, bins=32):
     edges : ndarray of shape (bins + 1,)
         Ring boundaries in cycles per pixel.
     density : ndarray of shape (bins,)
-        Mean power per DFT bin in each ring (0 for an empty ring), so rings
-        of different area compare fairly; ``density * count`` summed over the
-        rings is the total energy about the mean.
+        Mean power per DFT bin in each ring, so rings of different area
+        compare fairly. The zero-frequency bin (the mean, removed) is left
+        out; a ring with no DFT bin in it, as happens near the centre of a
+        small map's spectrum, is NaN. ``nansum(density * count)`` over the
+        rings is the energy of x about its mean.
     """
     power = power_spectrum(x)
     radius = radial_frequency(power.shape)
     edges = np.linspace(0.0, np.sqrt(0.5), bins + 1)
     ring = np.clip(np.digitize(radius.ravel(), edges) - 1, 0, bins - 1)
-    energy = np.bincount(ring, weights=power.ravel(), minlength=bins)
-    count = np.bincount(ring, minlength=bins)
-    density = np.divide(energy, count, out=np.zeros(bins), where=count > 0)
-    return edges, density
+    keep = radius.ravel() > 0
+    energy = np.bincount(ring[keep], weights=power.ravel()[keep], minlength=bins)
+    count = np.bincount(ring[keep], minlength=bins)
+    return edges, np.divide(energy, count, out=np.full(bins, np.nan), where=count > 0)
 
 
 def high_energy_fraction(x):

@@ -32,8 +32,8 @@ from octref.im2col import octconv_forward
 from octref.octave import Octave, OctaveWeights
 
 __all__ = ["DOWNSAMPLE_MODES", "low_sample_position", "upsample_source", "round_trip",
-           "centroid", "PhaseShifts", "impulse_shifts", "edge_shifts", "estimate_shift",
-           "image_shifts"]
+           "centroid", "PhaseShifts", "impulse_shifts", "edge_shifts", "edge_position",
+           "cross_power_spectrum", "shift_from_cross_power", "estimate_shift", "image_shifts"]
 
 _ONE = np.ones((1, 1, 1, 1))
 _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -103,7 +103,8 @@ def round_trip(x, downsample):
     low, _ = octconv_forward(Octave(x[None, None], None), OctaveWeights(None, _ONE, None, None),
                              downsample=downsample)
     high, _ = octconv_forward(Octave(None, low.low), OctaveWeights(None, None, _ONE, None))
-    return high.high[0, 0]
+    # With no high input to set its size, layer 2 upsamples to 2 ceil(H/2): crop odd sides.
+    return high.high[0, 0, :x.shape[0], :x.shape[1]]
 
 
 def centroid(x):
@@ -173,7 +174,7 @@ def impulse_shifts(downsample, size=8):
     ----------
     downsample : {"avgpool", "strided"}
     size : int
-        Side of the square test image, even, >= 4.
+        Side of the square test image, even, >= 6.
 
     Returns
     -------
@@ -201,29 +202,31 @@ def edge_shifts(downsample, size=8):
     response's column differences (each difference placed between the two
     columns it compares). The shift is the move of that location. Rows are
     measured the same way with a horizontal step. Both parities of e are
-    used, with equal weight.
+    used, with equal weight: even e puts the edge inside a 2x2 block (between
+    pixels 2m and 2m + 1), odd e on a block boundary.
 
     Expected: pooling leaves the edge in place at both phases, mean (0, 0);
-    strided sampling leaves an edge between an odd and an even pixel in place
-    and moves one between an even and an odd pixel by +1, mean (0.5, 0.5).
+    strided sampling leaves an edge on a block boundary in place and moves
+    one inside a block by +1 (both pixels of the block show pixel 2m, the
+    dark side), mean (0.5, 0.5).
 
     Parameters
     ----------
     downsample : {"avgpool", "strided"}
     size : int
-        Side of the square test image, even, >= 4.
+        Side of the square test image, even, >= 6.
 
     Returns
     -------
     PhaseShifts
-        ``phases`` (e % 2, e % 2); ``shifts[:, 0]`` from the horizontal edge,
-        ``shifts[:, 1]`` from the vertical one; equal weights.
+        ``phases`` (e % 2, e % 2), even first; ``shifts[:, 0]`` from the
+        horizontal edge, ``shifts[:, 1]`` from the vertical one; equal weights.
     """
     _check_downsample(downsample)
     _check_size(size)
     phases, shifts = [], []
     for parity in (0, 1):
-        edge = size // 2 - 1 + parity
+        edge = edge_position(size, parity)
         step = (np.arange(size) > edge).astype(np.float64)
         shift = []
         for axis in (0, 1):
@@ -237,79 +240,158 @@ def edge_shifts(downsample, size=8):
     return _phase_mean(phases, shifts, np.ones(2))
 
 
-def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4 or size % 2:
-        raise ValueError(f"size must be an even int >= 4, got {size!r}")
-
-
-def estimate_shift(reference, moved):
-    """Sub-pixel shift that best maps ``reference`` onto ``moved``, by cross-correlation.
-
-    ``c(s) = sum_p (moved[p] - mean) (reference[p - s] - mean)``, computed
-    circularly with the FFT, peaks where ``moved[p] ~ reference[p - s]``; the
-    sub-pixel peak is the vertex of a parabola through the integer maximum
-    and its two neighbours, per axis. A parabola is exact for a peak
-    symmetric about its vertex, as when a map mixes two equal shifts, and
-    biased by up to a few hundredths of a pixel otherwise.
+def edge_position(size, parity):
+    """The e of the step ``[q > e]`` of :func:`edge_shifts`: mid-image, ``e % 2 == parity``.
 
     Parameters
     ----------
-    reference, moved : ndarrays of shape (H, W), H, W >= 3
+    size : int
+        Even side of the test image, >= 6.
+    parity : {0, 1}
+
+    Returns
+    -------
+    int
+        ``2 floor((size / 2 - 1) / 2) + parity``.
+    """
+    return (size // 2 - 1) // 2 * 2 + parity
+
+
+def _check_size(size):
+    # 6 keeps the edge two pixels from the border, so pooling's blur stays inside.
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 6 or size % 2:
+        raise ValueError(f"size must be an even int >= 6, got {size!r}")
+
+
+def cross_power_spectrum(reference, moved):
+    """``C(f) = F[moved](f) conj(F[reference](f))`` of the maps with their means removed.
+
+    Parameters
+    ----------
+    reference, moved : ndarrays of shape (H, W), H, W >= 4
+
+    Returns
+    -------
+    ndarray of shape (H, W), complex
+        Unshifted (zero frequency at index (0, 0), as ``numpy.fft.fft2``).
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    moved = np.asarray(moved, dtype=np.float64)
+    if reference.shape != moved.shape or reference.ndim != 2 or min(reference.shape) < 4:
+        raise ValueError(f"reference and moved must be 2-D of the same shape, at least 4 x 4, "
+                         f"got {reference.shape} and {moved.shape}")
+    return (np.fft.fft2(moved - moved.mean())
+            * np.conj(np.fft.fft2(reference - reference.mean())))
+
+
+def shift_from_cross_power(cross, cutoff=0.125):
+    """The shift a cross-power spectrum encodes: whole pixels by peak, the fraction by phase slope.
+
+    1. The whole-pixel shift ``n`` is the peak of the circular
+       cross-correlation ``c = ifft2(C)``, ``c(s) ~ sum_p moved[p] reference[p - s]``.
+    2. A shift s multiplies a spectrum by ``exp(-2 pi i f . s)``, so after
+       removing n, the fraction d minimises
+       ``sum_f |C(f)| (angle(C(f)) + 2 pi f . d)^2`` over the frequencies
+       ``0 < |f| < cutoff``, where natural images keep most of their energy
+       and the phase does not wrap.
+
+    For a moved map that is a filtered copy of the reference, this is the
+    filter's group delay at low frequencies, the centroid of its impulse
+    response: the quantity :func:`impulse_shifts` measures.
+
+    Parameters
+    ----------
+    cross : ndarray of shape (H, W), complex
+        From :func:`cross_power_spectrum` (or an average of several).
+    cutoff : float
+        Highest frequency used for the fraction, in cycles per pixel (at
+        least the lowest non-zero frequency, 1 / min(H, W)).
 
     Returns
     -------
     ndarray of shape (2,)
-        (row, col) shift s, positive when ``moved`` shows the content of
-        ``reference`` further down / right; within (-H/2, H/2] x (-W/2, W/2].
+        (row, col) shift, positive when ``moved`` shows the content of
+        ``reference`` further down / right.
     """
-    reference = np.asarray(reference, dtype=np.float64)
-    moved = np.asarray(moved, dtype=np.float64)
-    if reference.shape != moved.shape or reference.ndim != 2 or min(reference.shape) < 3:
-        raise ValueError(f"reference and moved must be 2-D of the same shape, at least 3 x 3, "
-                         f"got {reference.shape} and {moved.shape}")
-    spectrum = np.fft.fft2(moved - moved.mean()) * np.conj(np.fft.fft2(reference - reference.mean()))
-    correlation = np.fft.ifft2(spectrum).real
-    peak = np.unravel_index(np.argmax(correlation), correlation.shape)
-    shift = np.empty(2)
-    for axis, (index, n) in enumerate(zip(peak, correlation.shape)):
-        step = np.zeros(2, dtype=int)
-        step[axis] = 1
-        before = correlation[tuple((np.array(peak) - step) % correlation.shape)]
-        after = correlation[tuple((np.array(peak) + step) % correlation.shape)]
-        centre = correlation[peak]
-        curvature = before - 2 * centre + after
-        offset = 0.5 * (before - after) / curvature if curvature < 0 else 0.0
-        signed = index if index <= n // 2 else index - n
-        shift[axis] = signed + offset
-    return shift
+    correlation = np.fft.ifft2(cross).real
+    peak = np.array(np.unravel_index(np.argmax(correlation), correlation.shape))
+    size = np.array(correlation.shape)
+    whole = np.where(peak <= size // 2, peak, peak - size)
+
+    f_row, f_col = np.meshgrid(np.fft.fftfreq(size[0]), np.fft.fftfreq(size[1]), indexing="ij")
+    residual = cross * np.exp(2j * np.pi * (f_row * whole[0] + f_col * whole[1]))
+    # A small map may have no frequency below the cutoff on one axis; its
+    # first harmonic (1 / side) is then used, still far from phase wrapping.
+    radius = np.hypot(f_row, f_col)
+    used = (radius > 0) & (radius <= max(cutoff, 1.0 / size.min()))
+    weight = np.abs(residual[used])
+    design = 2 * np.pi * np.stack([f_row[used], f_col[used]], axis=1)
+    normal = design.T @ (weight[:, None] * design)
+    if abs(np.linalg.det(normal)) <= 1e-12 * max(np.trace(normal) ** 2, 1e-300):
+        raise ValueError("the maps have no energy at low frequencies along both axes "
+                         "(constant in a direction?): their shift cannot be measured")
+    fraction = np.linalg.solve(normal, -design.T @ (weight * np.angle(residual[used])))
+    return whole + fraction
 
 
-def image_shifts(image, downsample):
-    """Cross-correlation shift of a real image through the round trip, at four phases.
+def estimate_shift(reference, moved, cutoff=0.125):
+    """Sub-pixel shift that best maps ``reference`` onto ``moved``.
 
-    The image is cropped by (a, b) pixels at the top left, a, b in {0, 1}, and
-    to an even size, so its content falls on each parity in turn; each crop
-    goes through :func:`round_trip` and :func:`estimate_shift` compares the
-    result with the crop. The four phases are weighted equally.
+    :func:`shift_from_cross_power` of :func:`cross_power_spectrum`. Exact for
+    a whole-pixel circular shift and for a Fourier (sub-pixel) shift of a
+    periodic map.
 
     Parameters
     ----------
-    image : ndarray of shape (H, W), H, W >= 6
+    reference, moved : ndarrays of shape (H, W), H, W >= 4
+    cutoff : float
+        In cycles per pixel, see :func:`shift_from_cross_power`.
+
+    Returns
+    -------
+    ndarray of shape (2,)
+        (row, col) shift, positive when ``moved`` shows the content of
+        ``reference`` further down / right.
+    """
+    return shift_from_cross_power(cross_power_spectrum(reference, moved), cutoff)
+
+
+def image_shifts(image, downsample):
+    """Shift of a real image through the round trip, at four phases and on average.
+
+    The image is cropped to even sides and rolled circularly by (a, b) pixels,
+    a, b in {0, 1}, so its content falls on each parity in turn; each rolled
+    copy goes through :func:`round_trip`.
+
+    * ``shifts[i]``: :func:`estimate_shift` of phase i alone. These scatter
+      by a few hundredths of a pixel around the mean, image-dependent: the
+      round trip also aliases high frequencies, and the alias terms of the
+      cross-power spectrum have the image's own phases.
+    * ``mean``: the shift of the cross-power spectrum averaged over the four
+      phases. Rolling by one pixel flips the sign of each alias term, so the
+      average cancels them and measures the phase-averaged operator alone:
+      ``cos^2`` filters with no delay for pooling, a delay of exactly
+      (0.5, 0.5) for strided sampling.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W), H, W >= 4
     downsample : {"avgpool", "strided"}
 
     Returns
     -------
     PhaseShifts
-        Expected near (0, 0) for pooling and (0.5, 0.5) for strided sampling.
+        Equal ``weights``; ``mean`` from the averaged spectrum, as above.
     """
     _check_downsample(downsample)
     image = np.asarray(image, dtype=np.float64)
-    if image.ndim != 2 or min(image.shape) < 6:
-        raise ValueError(f"image must be 2-D and at least 6 x 6, got shape {image.shape}")
-    height = (image.shape[0] - 1) // 2 * 2
-    width = (image.shape[1] - 1) // 2 * 2
-    shifts = []
+    if image.ndim != 2 or min(image.shape) < 4:
+        raise ValueError(f"image must be 2-D and at least 4 x 4, got shape {image.shape}")
+    even = image[:image.shape[0] // 2 * 2, :image.shape[1] // 2 * 2]
+    crosses = []
     for a, b in _PHASES:
-        crop = image[a:a + height, b:b + width]
-        shifts.append(estimate_shift(crop, round_trip(crop, downsample)))
-    return _phase_mean(_PHASES, shifts, np.ones(4))
+        rolled = np.roll(even, (-a, -b), axis=(0, 1))
+        crosses.append(cross_power_spectrum(rolled, round_trip(rolled, downsample)))
+    shifts = [shift_from_cross_power(cross) for cross in crosses]
+    mean = shift_from_cross_power(sum(crosses) / len(crosses))
+    return PhaseShifts(np.array(_PHASES), np.array(shifts), np.ones(len(_PHASES)), mean)

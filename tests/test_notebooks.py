@@ -10,10 +10,9 @@ assert every claim they make.
 import os
 from pathlib import Path
 
+import jupytext  # in the `test` extra: notebooks are part of the suite, never skipped
+import nbclient
 import pytest
-
-jupytext = pytest.importorskip("jupytext")
-nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -1,0 +1,660 @@
+"""Figures: the octave split, the misalignment of strided sampling, receptive fields, cost.
+
+The only module of octref that imports Matplotlib. Every function builds a
+:class:`matplotlib.figure.Figure` directly, never through ``pyplot``, so no
+global state is touched and nothing needs a display; save one with
+``fig.savefig("name.png")``. The numbers a figure prints come from the
+numerical modules (:mod:`octref.frequency`, :mod:`octref.misalignment`,
+:mod:`octref.receptive_field`, :mod:`octref.cost`), which the tests check.
+
+Coordinates in every image panel: row down, column right, pixel centres at
+integers, as ``array[row, col]``.
+"""
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
+
+from octref import cost, frequency, misalignment, receptive_field
+from octref.octave import split_channels
+
+__all__ = ["plot_frequency_decomposition", "plot_feature_maps", "plot_sampling_grids",
+           "plot_misalignment", "plot_receptive_fields", "plot_cost"]
+
+# One colour per downsampling variant, used by every misalignment panel.
+VARIANT_COLOURS = {"avgpool": "tab:blue", "strided": "tab:orange"}
+VARIANT_NAMES = {"avgpool": "2×2 average pool", "strided": "stride-2 conv"}
+
+
+def _image(ax, image, *, title=None, cmap="gray", vmin=None, vmax=None):
+    """Show an (H, W) array with square pixels and no ticks."""
+    shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    return shown
+
+
+def _percent(value):
+    return f"{100 * value:.1f}%"
+
+
+# --------------------------------------------------------------------------- frequency
+
+def plot_frequency_decomposition(image, levels=3):
+    """The octave bands of an image, their spectra, and where their energy lies.
+
+    ``X = band_0 + band_1 + ... + residual`` (:func:`octref.frequency.octave_bands`):
+    band_0 = X - up(pool(X)) is what only the full-resolution group can hold;
+    everything else sums to up(pool(X)), what the low group holds. Each
+    component is shown above its centred log-power spectrum, with the
+    half-resolution Nyquist circle |f| = 0.25 cycles/pixel; the bottom panel
+    plots the spectral density per ring of radial frequency. Bands are shown
+    on a grey scale centred on their mean and clipped at the 99.5th
+    percentile of their deviation from it.
+
+    Printed numbers: per component, its share of the variance of X and the
+    share of its own spectral energy below 0.25 cycles/pixel; for the first
+    split, the two shares below 0.25 (low, high) and the reconstruction error
+    ``max |sum of components - X|``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+        Grayscale, e.g. :func:`octref.data.load_image`.
+    levels : int
+        Number of octave bands (the residual comes on top).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    image = np.asarray(image, dtype=np.float64)
+    components = frequency.octave_bands(image, levels)
+    low, high = frequency.octave_split(image)
+    error = float(np.abs(sum(components) - image).max())
+    variance = ((image - image.mean()) ** 2).sum()
+    names = (["X − up(pool(X))\nband 0, the finest octave"]
+             + [f"band {level}" for level in range(1, levels)]
+             + [f"residual: up{_superscript(levels)}(pool{_superscript(levels)}(X))"])
+
+    columns = levels + 2
+    fig = Figure(figsize=(2.6 * columns, 9.6), layout="constrained")
+    grid = fig.add_gridspec(3, columns, height_ratios=[1.15, 1.0, 1.1])
+    fig.suptitle("Octave decomposition of an image: X = (X − up(pool(X))) + up(pool(X)), "
+                 "repeated on pool(X)\n"
+                 f"the components sum back to X: max |Σ components − X| = {error:.1e}",
+                 fontsize=11)
+
+    spectra = [frequency.power_spectrum(c) for c in [image] + components]
+    top = np.log10(max(s.max() for s in spectra))
+    extent = _spectrum_extent(image.shape)
+    for column, (component, spectrum) in enumerate(zip([image] + components, spectra)):
+        ax = fig.add_subplot(grid[0, column])
+        if column == 0:
+            _image(ax, component,
+                   title=f"X, the input\n{image.shape[0]} × {image.shape[1]} px\n"
+                         f"{_percent(frequency.energy_fraction_below(image))} inside the circle")
+        else:
+            share = ((component - component.mean()) ** 2).sum() / variance
+            below = frequency.energy_fraction_below(component)
+            # Grey scale: +-(99.5th percentile of |component - mean|), so that a
+            # few strong edges do not leave the rest of a band flat grey.
+            centre = component.mean()
+            limit = np.percentile(np.abs(component - centre), 99.5) or 1.0
+            _image(ax, component, vmin=centre - limit, vmax=centre + limit,
+                   title=f"{names[column - 1]}\n{_percent(share)} of var(X), "
+                         f"{_percent(below)} of its\nenergy inside the circle below")
+        ax = fig.add_subplot(grid[1, column])
+        shown = ax.imshow(np.log10(spectrum + 1e-300), cmap="magma", vmin=top - 7, vmax=top,
+                          extent=extent, interpolation="nearest")
+        ax.add_patch(Circle((0, 0), frequency.HALF_RES_NYQUIST, fill=False, ls="--",
+                            lw=1.0, color="cyan"))
+        ax.set_xlabel("column frequency (cycles/px)", fontsize=8)
+        if column == 0:
+            ax.set_ylabel("row frequency (cycles/px)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if column == 0:
+            ax.set_title("log₁₀ power spectrum; circle |f| = 0.25", fontsize=9)
+    fig.colorbar(shown, ax=fig.axes[-1], label="log₁₀ power", shrink=0.9)
+
+    ax = fig.add_subplot(grid[2, :])
+    below_low = frequency.energy_fraction_below(low)
+    below_high = frequency.energy_fraction_below(high)
+    for column, component in enumerate([image] + components):
+        edges, density = frequency.radial_energy_profile(component, bins=48)
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        label = "X" if column == 0 else names[column - 1].split("\n")[-1]
+        ax.semilogy(centres, density, lw=2.2 if column == 0 else 1.6,
+                    color="black" if column == 0 else None, label=label)
+    for level in range(1, levels + 1):
+        nyquist = 0.5 / 2 ** level
+        ax.axvline(nyquist, color="gray", ls=":", lw=1)
+        ax.text(nyquist, 0.04, f" 1/{2 ** level} res.", fontsize=9, color="dimgray",
+                ha="left", va="bottom", transform=ax.get_xaxis_transform())
+    # Bands of a nearest-upsampled map have exact spectral zeros; show four
+    # decades below the image's own weakest ring and let those dive off the axis.
+    _, density_x = frequency.radial_energy_profile(image, bins=48)
+    positive = density_x[density_x > 0]
+    ax.set_ylim(positive.min() / 1e4, positive.max() * 3)
+    ax.set_xlim(0, np.sqrt(0.5))
+    ax.set_xlabel("radial frequency |f| (cycles per pixel); dotted: the Nyquist frequency "
+                  "0.5 / 2ˡ of the grid at 1/2ˡ resolution")
+    ax.set_ylabel("mean power per frequency")
+    ax.set_title(f"Radial energy profile. Energy below 0.25 cycles/px (the half-resolution "
+                 f"Nyquist): up(pool(X)) {_percent(below_low)}, "
+                 f"X − up(pool(X)) {_percent(below_high)}", fontsize=10)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=levels + 2,
+              frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _superscript(n):
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _spectrum_extent(shape):
+    """imshow extent (left, right, bottom, top) of a centred spectrum, in cycles/pixel."""
+    f_row = np.fft.fftshift(np.fft.fftfreq(shape[0]))
+    f_col = np.fft.fftshift(np.fft.fftfreq(shape[1]))
+    d_row, d_col = 1.0 / shape[0], 1.0 / shape[1]
+    return (f_col[0] - d_col / 2, f_col[-1] + d_col / 2,
+            f_row[-1] + d_row / 2, f_row[0] - d_row / 2)
+
+
+def plot_feature_maps(image, alpha=0.5, filters=None):
+    """Feature maps of one convolution layer, each split into its two octaves.
+
+    Columns: the maps ``f(X; w_c)`` of :func:`octref.frequency.filter_responses`.
+    Rows: the map, its low part up(pool(f)), its high part f - up(pool(f)),
+    with the same contrast in each column, so a faint high part means little
+    is lost at half resolution. Each column prints
+    :func:`octref.frequency.high_energy_fraction`, the share of the map's
+    variance in the high part; the ``floor(alpha C)`` maps with the smallest
+    share are marked as the ones an octave layer with ratio alpha would store
+    at half resolution.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+    alpha : float in [0, 1]
+    filters : dict of str to ndarray of shape (k, k), optional
+        :data:`octref.frequency.FILTER_BANK` when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    names, maps = frequency.filter_responses(image, filters)
+    lost = frequency.high_energy_fraction(maps)
+    _, c_low = split_channels(len(names), alpha)
+    low_group = set(np.argsort(lost, kind="stable")[:c_low].tolist())
+    lows, highs = frequency.octave_split(maps)
+
+    fig = Figure(figsize=(2.3 * len(names), 8.6), layout="constrained")
+    if c_low == 0:
+        chosen = "no map goes to the low group"
+    elif c_low == 1:
+        chosen = (f"the 1 of {len(names)} maps that loses least at half resolution goes to "
+                  "the low group (red)")
+    else:
+        chosen = (f"the {c_low} of {len(names)} maps that lose least at half resolution go to "
+                  "the low group (red)")
+    fig.suptitle(f"Feature maps of a 3×3 convolution layer, split into octaves. With α = "
+                 f"{alpha:g}, {chosen}\nsame grey scale down each column "
+                 f"(0.5–99.5 percentile of the map); high parts centred on 0", fontsize=11)
+    axes = fig.subplots(3, len(names))
+    for c, name in enumerate(names):
+        # Contrast from the 0.5 and 99.5 percentiles: a few strong edges would
+        # otherwise leave the rest of an edge map flat grey.
+        bottom, top = np.percentile(maps[c], [0.5, 99.5])
+        centre, half = 0.5 * (top + bottom), 0.5 * (top - bottom) or 1.0
+        in_low = c in low_group
+        colour = "tab:red" if in_low else "black"
+        group = "→ low group $X^L$" if in_low else "→ high group $X^H$"
+        _image(axes[0, c], maps[c], vmin=centre - half, vmax=centre + half)
+        axes[0, c].set_title(f"{name}\nhigh part: {_percent(lost[c])} of var\n{group}",
+                             fontsize=9, color=colour)
+        _image(axes[1, c], lows[c], vmin=centre - half, vmax=centre + half)
+        _image(axes[2, c], highs[c], vmin=-half, vmax=half)
+        if in_low:
+            for row in range(3):
+                for spine in axes[row, c].spines.values():
+                    spine.set_edgecolor("tab:red")
+                    spine.set_linewidth(2.5)
+    axes[0, 0].set_ylabel("feature map f", fontsize=10)
+    axes[1, 0].set_ylabel("low: up(pool(f))", fontsize=10)
+    axes[2, 0].set_ylabel("high: f − up(pool(f))", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- misalignment
+
+def plot_sampling_grids(size=6):
+    """Where each low-resolution sample sits on the high-resolution grid (Fig. 3 of the paper).
+
+    Three panels on a ``size`` x ``size`` high-resolution grid (small dots at
+    pixel centres): 2x2 average pooling puts low sample (p, q) at the block
+    centre (2p + 0.5, 2q + 0.5); a stride-2 convolution at pixel (2p, 2q),
+    half a pixel up-left of the centre; nearest upsampling fills high pixel
+    (r, c) from low pixel (floor(r/2), floor(c/2)).
+
+    Parameters
+    ----------
+    size : int
+        Even side of the high-resolution grid drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(15, 5.6), layout="constrained")
+    fig.suptitle("Where the low-resolution samples sit on the high-resolution grid "
+                 "(pixel centres at integers, row down)", fontsize=12)
+    axes = fig.subplots(1, 3)
+    low = np.arange(size // 2)
+    for ax, downsample in zip(axes[:2], ("avgpool", "strided")):
+        _grid_background(ax, size)
+        positions = misalignment.low_sample_position(low, downsample)
+        rows, cols = np.meshgrid(positions, positions, indexing="ij")
+        centres = misalignment.low_sample_position(low, "avgpool")
+        if downsample == "strided":
+            c_rows, c_cols = np.meshgrid(centres, centres, indexing="ij")
+            ax.scatter(c_cols, c_rows, s=140, facecolors="none", edgecolors="gray", lw=1.2,
+                       zorder=3, label="block centre (2p + 0.5, 2q + 0.5)")
+            for r, c in zip(c_rows.ravel(), c_cols.ravel()):
+                ax.add_patch(FancyArrowPatch((c, r), (c - 0.5, r - 0.5), arrowstyle="->",
+                                             mutation_scale=10, color="tab:red", lw=1.2,
+                                             zorder=4))
+        label = ("pooled sample (2p + 0.5, 2q + 0.5)" if downsample == "avgpool"
+                 else "strided sample (2p, 2q)")
+        ax.scatter(cols.ravel(), rows.ravel(), s=140, color=VARIANT_COLOURS[downsample],
+                   zorder=5, label=label)
+        if downsample == "avgpool":
+            ax.set_title("H→L by 2×2 average pooling\nlow pixel (p, q) = mean of the "
+                         "2×2 block, at its centre", fontsize=10)
+        else:
+            ax.set_title("H→L by a stride-2 convolution\nlow pixel (p, q) reads high pixel "
+                         "(2p, 2q): offset (−0.5, −0.5)", fontsize=10)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=9, ncol=1,
+                  frameon=False)
+
+    ax = axes[2]
+    _grid_background(ax, size, shade=True)
+    centres = misalignment.low_sample_position(low, "avgpool")
+    rows, cols = np.meshgrid(centres, centres, indexing="ij")
+    ax.scatter(cols.ravel(), rows.ravel(), s=140, color="tab:green", zorder=5,
+               label="low sample (at its block centre)")
+    high = np.arange(size)
+    for r in high:
+        for c in high:
+            source = (misalignment.low_sample_position(misalignment.upsample_source(r), "avgpool"),
+                      misalignment.low_sample_position(misalignment.upsample_source(c), "avgpool"))
+            ax.add_patch(FancyArrowPatch((source[1], source[0]), (c, r), arrowstyle="->",
+                                         mutation_scale=8, color="tab:green", lw=0.9,
+                                         shrinkA=6, shrinkB=2, zorder=4))
+    ax.set_title("L→H by nearest upsampling\nhigh pixel (r, c) copies low pixel "
+                 "(⌊r/2⌋, ⌊c/2⌋)", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=9, frameon=False)
+    fig.supxlabel("Round trip H→L→H: pool then upsample returns each 2×2 block's mean to the "
+                  "same block (no shift on average);\nstride then upsample copies pixel (2p, 2q) "
+                  "over its whole block, moving content +0.5 px down and right on average.",
+                  fontsize=10)
+    return fig
+
+
+def _grid_background(ax, size, shade=False):
+    """A size x size pixel grid: pixel outlines, centres, thick 2x2 block boundaries."""
+    for r in range(size):
+        for c in range(size):
+            colour = ("#e8f4e8" if (r // 2 + c // 2) % 2 == 0 else "#f6f6f6") if shade \
+                else "white"
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=colour,
+                                   edgecolor="#cccccc", lw=0.8, zorder=0))
+    for edge in np.arange(-0.5, size, 2):
+        ax.axhline(edge, color="#555555", lw=1.6, zorder=1)
+        ax.axvline(edge, color="#555555", lw=1.6, zorder=1)
+    centres = np.arange(size)
+    rows, cols = np.meshgrid(centres, centres, indexing="ij")
+    ax.scatter(cols.ravel(), rows.ravel(), s=6, color="black", zorder=2)
+    ax.set_xlim(-0.5, size - 0.5)
+    ax.set_ylim(size - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks(centres)
+    ax.set_yticks(centres)
+    ax.set_xlabel("column (high-resolution pixel)", fontsize=9)
+    ax.set_ylabel("row", fontsize=9)
+    ax.tick_params(labelsize=8)
+
+
+def plot_misalignment(image, size=8):
+    """Measured shift of the round trip H->L->H, average pooling versus strided conv.
+
+    Left: every measurement on the (column, row) shift plane, row axis
+    pointing down like an image: an impulse at each of its four phases
+    (:func:`octref.misalignment.impulse_shifts`), a step edge at both phases
+    (:func:`~octref.misalignment.edge_shifts`) and the image at four phases
+    (:func:`~octref.misalignment.image_shifts`), with the phase averages of
+    the impulse. Middle: a step edge through both round trips, inside a
+    2x2 block and on a block boundary. Right: a crop of the image and its
+    round trips, and the table of phase averages for the three inputs.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W), H, W >= 16
+    size : int
+        Side of the impulse and edge test images, even, >= 6.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    image = np.asarray(image, dtype=np.float64)
+    results = {d: {"impulse": misalignment.impulse_shifts(d, size),
+                   "edge": misalignment.edge_shifts(d, size),
+                   "image": misalignment.image_shifts(image, d)}
+               for d in misalignment.DOWNSAMPLE_MODES}
+
+    fig = Figure(figsize=(16, 9), layout="constrained")
+    fig.suptitle("Misalignment (paper Fig. 3, Table 3): how far the round trip H→L→H = "
+                 "up(down(X)) moves the content, measured with octref's octave convolution",
+                 fontsize=12)
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.1])
+    _shift_plane(fig.add_subplot(grid[:, 0]), results)
+    for row, parity in enumerate((0, 1)):
+        _edge_panel(fig.add_subplot(grid[row, 1]), results, size, parity)
+    _misalignment_crops(fig, grid[0, 2], image)
+    _shift_table(fig.add_subplot(grid[1, 2]), results)
+    return fig
+
+
+def _signed(value, digits):
+    """``value`` as text with an explicit sign and no "-0.00"."""
+    return f"{round(float(value), digits) + 0.0:+.{digits}f}"
+
+
+def _shift_plane(ax, results):
+    markers = {"impulse": "o", "edge": "s", "image": "^"}
+    for downsample, measured in results.items():
+        colour = VARIANT_COLOURS[downsample]
+        mean = measured["impulse"].mean
+        ax.scatter([mean[1]], [mean[0]], marker="*", s=420, color=colour, alpha=0.55,
+                   edgecolors="black", zorder=3,
+                   label=f"{VARIANT_NAMES[downsample]}: phase average "
+                         f"({_signed(mean[0], 2)}, {_signed(mean[1], 2)})")
+        for kind, result in measured.items():
+            kept = np.isfinite(result.shifts).all(axis=1)
+            ax.scatter(result.shifts[kept, 1], result.shifts[kept, 0], marker=markers[kind],
+                       s=45, facecolors="none", edgecolors=colour, lw=1.4, zorder=4)
+    for kind, marker in markers.items():
+        ax.scatter([], [], marker=marker, facecolors="none", edgecolors="dimgray",
+                   label=f"{kind}, one phase")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.axvline(0, color="gray", lw=0.8)
+    ax.set_xlim(-0.75, 1.2)
+    ax.set_ylim(1.2, -0.75)
+    ax.set_aspect("equal")
+    ax.set_xlabel("column shift (px, + = right)")
+    ax.set_ylabel("row shift (px, + = down)")
+    ax.set_title("Shift of each test input at each sub-pixel phase\nA strided trip loses an "
+                 "impulse on an odd row or column\n(3 of 4 phases: no marker)", fontsize=10)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False)
+    ax.grid(alpha=0.3)
+
+
+def _edge_panel(ax, results, size, parity):
+    edge = misalignment.edge_position(size, parity)
+    step = (np.arange(size) > edge).astype(np.float64)
+    positions = np.arange(size)
+    ax.step(positions, step, where="mid", color="black", lw=5, alpha=0.3, label="input X")
+    styles = {"avgpool": "-", "strided": "--"}
+    for downsample in misalignment.DOWNSAMPLE_MODES:
+        trip = misalignment.round_trip(np.broadcast_to(step, (size, size)), downsample)[0]
+        shift = results[downsample]["edge"].shifts[parity, 1]
+        ax.step(positions, trip, where="mid", color=VARIANT_COLOURS[downsample], lw=2,
+                ls=styles[downsample],
+                label=f"up({'pool' if downsample == 'avgpool' else 'stride-2'}(X)): "
+                      f"edge moves {_signed(shift, 2)} px")
+    for boundary in np.arange(-0.5, size, 2):
+        ax.axvline(boundary, color="#bbbbbb", lw=0.8, zorder=0)
+    where = "inside a 2×2 block" if parity == 0 else "on a 2×2 block boundary"
+    ax.set_title(f"Step edge between columns {edge} and {edge + 1}: {where}", fontsize=10)
+    ax.set_xticks(positions)
+    ax.set_ylim(-0.1, 1.45)
+    ax.set_xlabel("column (grey lines: 2×2 block boundaries)", fontsize=9)
+    ax.set_ylabel("value along every row", fontsize=9)
+    ax.legend(fontsize=8.5, loc="upper left")
+
+
+def _misalignment_crops(fig, cell, image, crop=16):
+    """A crop of the image, its two round trips and their difference, in one grid cell."""
+    sub = cell.subgridspec(2, 2)
+    even = image[:image.shape[0] // 2 * 2, :image.shape[1] // 2 * 2]
+    top, left = _busiest_crop(even, crop)
+    window = (slice(top, top + crop), slice(left, left + crop))
+    trips = {d: misalignment.round_trip(even, d)[window] for d in misalignment.DOWNSAMPLE_MODES}
+    vmin, vmax = even[window].min(), even[window].max()
+    difference = trips["strided"] - trips["avgpool"]
+    limit = np.abs(difference).max() or 1.0
+    panels = [("input X", even[window], "gray", vmin, vmax),
+              ("up(pool(X))", trips["avgpool"], "gray", vmin, vmax),
+              ("up(stride-2(X))", trips["strided"], "gray", vmin, vmax),
+              ("stride-2 minus pool", difference, "RdBu_r", -limit, limit)]
+    for index, (title, picture, cmap, low, high) in enumerate(panels):
+        ax = fig.add_subplot(sub[index // 2, index % 2])
+        _image(ax, picture, title=title, cmap=cmap, vmin=low, vmax=high)
+        for edge in np.arange(1.5, crop - 1, 2):
+            ax.axhline(edge, color="gold", lw=0.4, alpha=0.7)
+            ax.axvline(edge, color="gold", lw=0.4, alpha=0.7)
+        if index == 0:
+            ax.set_ylabel(f"{crop} × {crop} px at ({top}, {left})", fontsize=8)
+        if index == 2:
+            ax.set_ylabel("gold: 2×2 blocks", fontsize=8)
+
+
+def _busiest_crop(image, crop):
+    """(top, left), both even, of the crop x crop window with the largest variance."""
+    best, where = -1.0, (0, 0)
+    step = max(crop // 4 * 2, 2)
+    for top in range(0, image.shape[0] - crop + 1, step):
+        for left in range(0, image.shape[1] - crop + 1, step):
+            spread = image[top:top + crop, left:left + crop].var()
+            if spread > best:
+                best, where = spread, (top, left)
+    return where
+
+
+def _shift_table(ax, results):
+    ax.axis("off")
+    rows = []
+    for kind, label in (("impulse", "impulse, 4 phases"), ("edge", "step edge, 2 phases"),
+                        ("image", "image, 4 phases")):
+        rows.append([label] + [f"({_signed(results[d][kind].mean[0], 3)}, "
+                               f"{_signed(results[d][kind].mean[1], 3)})"
+                               for d in misalignment.DOWNSAMPLE_MODES])
+    table = ax.table(cellText=rows, colLabels=["mean shift (row, col), px"]
+                     + [VARIANT_NAMES[d] for d in misalignment.DOWNSAMPLE_MODES],
+                     loc="upper center", cellLoc="center", colWidths=[0.4, 0.3, 0.3])
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1.0, 1.8)
+    spread = np.abs(results["strided"]["image"].shifts - results["strided"]["image"].mean).max()
+    ax.text(0.5, 0.38, "impulse: centroid of the response, phases weighted by the mass "
+                       "that survives\nedge: centroid of the response's differences\n"
+                       "image: phase slope of the cross-power spectrum, averaged over phases;\n"
+                       f"one strided phase alone is off by up to {spread:.2f} px (aliasing)",
+            transform=ax.transAxes, ha="center", va="top", fontsize=9, linespacing=1.5)
+
+
+# --------------------------------------------------------------------------- receptive field
+
+def plot_receptive_fields(kernel_size=3, size=24, radius=7):
+    """Effective receptive fields of one output pixel of Y^H, high routes versus low routes.
+
+    A 2 x 2 grid: one k x k layer (top) and two stacked k x k layers
+    (bottom), through the high group only (left) and through the low group
+    (right); see :mod:`octref.receptive_field`. Each panel shows
+    ``dY^H[centre] / dX`` from octref's backward pass, the output pixel (x),
+    and the support box with its measured width.
+
+    Parameters
+    ----------
+    kernel_size : int, odd
+    size : int
+        Side of the image the layers run on.
+    radius : int
+        Half-width of the window shown around the output pixel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    k = kernel_size
+    centre = size // 2
+    fig = Figure(figsize=(10.5, 10.8), layout="constrained")
+    fig.suptitle(f"Effective receptive field of one output pixel $p$ of $Y^H$, kernel $k = {k}$: "
+                 "$\\partial Y^H[p] / \\partial X$ by octref's backward pass\n"
+                 "routes through the low group see twice as far", fontsize=12)
+    fig.supxlabel("All-ones kernels on the route, zeros elsewhere. p sits on an even row and "
+                  "column, so the low routes' fields reach\none pixel further down-right than "
+                  "up-left: p reads low pixel ⌊p/2⌋, the block of pixels p and p + 1.",
+                  fontsize=10)
+    axes = fig.subplots(2, 2)
+    descriptions = {
+        "H->H": f"one {k}×{k} layer, H→H",
+        "L->H": f"one {k}×{k} layer, L→H ($X^L$ = pool(X))",
+        "H->H->H": f"two {k}×{k} layers, H→H→H",
+        "H->L->H": f"two {k}×{k} layers, H→L→H",
+    }
+    formulas = {"H->H": "k", "L->H": "2k", "H->H->H": "2k − 1", "H->L->H": "2(2k − 1)"}
+    for ax, scenario in zip(axes.ravel(), receptive_field.SCENARIOS):
+        field = receptive_field.receptive_field(scenario, k, size)
+        rows, cols = receptive_field.support_size(field)
+        window = field[centre - radius:centre + radius + 1, centre - radius:centre + radius + 1]
+        offsets = np.arange(-radius, radius + 1)
+        extent = (offsets[0] - 0.5, offsets[-1] + 0.5, offsets[-1] + 0.5, offsets[0] - 0.5)
+        shown = ax.imshow(window, cmap="viridis", extent=extent, interpolation="nearest",
+                          vmin=0)
+        nonzero = np.argwhere(window > 0)
+        (r0, c0), (r1, c1) = nonzero.min(axis=0) - radius, nonzero.max(axis=0) - radius
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False,
+                               edgecolor="white", lw=2, ls="--"))
+        ax.plot([0], [0], marker="x", color="red", ms=10, mew=2.5)
+        ax.set_xticks(offsets[::2])
+        ax.set_yticks(offsets[::2])
+        ax.set_xticks(offsets[:-1] + 0.5, minor=True)
+        ax.set_yticks(offsets[:-1] + 0.5, minor=True)
+        ax.grid(which="minor", color="black", lw=0.3, alpha=0.4)
+        ax.tick_params(which="minor", length=0)
+        ax.set_title(f"{descriptions[scenario]}\nsupport {rows} × {cols} px "
+                     f"= {formulas[scenario]}", fontsize=11)
+        ax.set_xlabel("column offset from the output pixel (x)", fontsize=9)
+        ax.set_ylabel("row offset", fontsize=9)
+        fig.colorbar(shown, ax=ax, shrink=0.8, label="gradient")
+    return fig
+
+
+# --------------------------------------------------------------------------- cost
+
+def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
+    """Cost of an octave convolution relative to a vanilla one, versus alpha (Table 1).
+
+    Left: multiply-accumulates, Table 1's ``1 - 3/4 alpha (2 - alpha)``
+    (``alpha_in = alpha_out = alpha``) as a curve, beside the ratio counted by
+    :func:`octref.cost.table1` (:func:`~octref.cost.octconv_cost` over
+    :func:`~octref.cost.conv_cost`) for a real layer. Middle: output
+    activation memory, ``1 - 3/4 alpha``, theory and counted. Right: the
+    counted multiply-accumulates split by path. Below: the table of the
+    counted, theoretical and printed (paper) values.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1], optional
+        Marked on the curves, and added to the table, when given.
+    channels, kernel_size, height, width : int
+        The layer counted: ``channels -> channels``, k x k, at H x W.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    alphas = sorted(set(cost.TABLE1_ALPHAS) | ({float(alpha)} if alpha is not None else set()))
+    layer = {"channels": channels, "kernel_size": kernel_size, "height": height, "width": width}
+    rows = cost.table1(alphas, **layer)
+    grid_alphas = np.linspace(0, 1, 201)
+    fig = Figure(figsize=(15, 9.4), layout="constrained")
+    fig.suptitle("Cost of an octave convolution over a vanilla one (paper Table 1), "
+                 r"$\alpha_{in} = \alpha_{out} = \alpha$; "
+                 f"counted on a {channels} → {channels} channel {kernel_size}×{kernel_size} "
+                 f"layer at {height} × {width} px", fontsize=12)
+    grid = fig.add_gridspec(2, 3, height_ratios=[1.5, 1.0])
+    panels = (("multiply-accumulates (FLOPs)", "1 − ¾α(2 − α)", cost.flops_ratio,
+               [r.flops_counted for r in rows], 0),
+              ("output activation memory", "1 − ¾α", cost.memory_ratio,
+               [r.memory_counted for r in rows], 1))
+    for title, formula, theory, counted, column in panels:
+        ax = fig.add_subplot(grid[0, column])
+        ax.plot(grid_alphas, [theory(a) for a in grid_alphas], color="black", lw=1.5,
+                label=f"Table 1 theory: {formula}")
+        ax.plot(alphas, counted, "o", color="tab:red", ms=7, mfc="none", mew=2,
+                label="counted by octref.cost")
+        printed = [cost.TABLE1_PRINTED[a][column] / 100 for a in cost.TABLE1_ALPHAS]
+        ax.plot(cost.TABLE1_ALPHAS, printed, "x", color="tab:blue", ms=7,
+                label="printed in the paper (whole %)")
+        if alpha is not None:
+            value = counted[alphas.index(float(alpha))]
+            ax.axvline(alpha, color="gray", ls=":", lw=1)
+            ax.annotate(f"α = {alpha:g}: counted {value:.4f}\ntheory {theory(alpha):.4f}",
+                        (alpha, value), xytext=(12, 18), textcoords="offset points",
+                        fontsize=9, arrowprops={"arrowstyle": "->", "color": "gray"})
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_ylim(0, 1.08)
+        ax.set_xlabel("α, fraction of channels in the low group")
+        ax.set_ylabel("octave / vanilla")
+        ax.set_title(title, fontsize=11)
+        ax.legend(fontsize=9, loc="lower left")
+        ax.grid(alpha=0.3)
+
+    ax = fig.add_subplot(grid[0, 2])
+    bottom = np.zeros(len(rows))
+    vanilla = cost.conv_cost(channels, channels, kernel_size, height, width).total_macs
+    positions = np.arange(len(rows))
+    for path, colour in zip(("hh", "hl", "lh", "ll"),
+                            ("tab:blue", "tab:orange", "tab:green", "tab:purple")):
+        shares = np.array([cost.octconv_cost(channels, channels, kernel_size, r.alpha, r.alpha,
+                                             height, width).macs.get(path, 0) / vanilla
+                           for r in rows])
+        ax.bar(positions, shares, bottom=bottom, color=colour, width=0.7,
+               label=f"{path[0].upper()}→{path[1].upper()}")
+        bottom += shares
+    ax.set_xticks(positions, [f"{r.alpha:g}" for r in rows], fontsize=9)
+    ax.set_xlabel("α")
+    ax.set_ylabel("share of the vanilla layer's multiply-accumulates")
+    ax.set_title("where the multiply-accumulates go, path by path", fontsize=11)
+    ax.set_ylim(0, 1.08)
+    ax.legend(fontsize=9, ncol=4, loc="upper right")
+    ax.grid(alpha=0.3, axis="y")
+
+    ax = fig.add_subplot(grid[1, :])
+    ax.axis("off")
+    cells = []
+    for r in rows:
+        printed = cost.TABLE1_PRINTED.get(r.alpha)
+        chosen = alpha is not None and r.alpha == float(alpha)
+        cells.append([f"{r.alpha:g}" + (" (chosen)" if chosen else ""),
+                      f"{r.flops_counted:.5f}", f"{r.flops_theory:.5f}",
+                      f"{printed[0]}%" if printed else "–",
+                      f"{r.memory_counted:.5f}", f"{r.memory_theory:.5f}",
+                      f"{printed[1]}%" if printed else "–"])
+    table = ax.table(cellText=cells, loc="center", cellLoc="center",
+                     colLabels=["α", "MACs counted", "MACs theory", "paper", "memory counted",
+                                "memory theory", "paper"])
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1.0, 1.45)
+    ax.set_title("Counted with floor(αC) low channels and ceil(H/2) low maps, so an α that does "
+                 "not split the channels evenly\ndeparts slightly from the formulas. The paper "
+                 "prints memory 35% at α = 0.875, where 1 − ¾α = 34.375%.", fontsize=10)
+    return fig
