@@ -32,4 +32,5 @@ if grep -rEoh --include='*.html' '<(script|link)[^>]*(src|href)="(https?:)?//[^"
     echo "build.sh: the pages above load remote assets" >&2
     exit 1
 fi
+"${PYTHON:-python3}" "$docs/check_api.py"
 echo "build.sh: docs built in $docs/_build/html (no remote assets)"

@@ -16,8 +16,14 @@ import numpy as np
 
 from octref.octave import Octave, OctaveWeights
 
+__all__ = ["PATHS", "PATH_NAMES", "DOWNSAMPLE_MODES", "ceil_half", "conv_output_size",
+           "ConvParams", "check_conv_args", "OctaveSpec", "check_octconv_args"]
+
+#: The four paths, named ``<from><to>``, in :class:`~octref.octave.OctaveWeights` order.
 PATHS = ("hh", "hl", "lh", "ll")
+#: Readable path names for messages.
 PATH_NAMES = {"hh": "H->H", "hl": "H->L", "lh": "L->H", "ll": "L->L"}
+#: The accepted values of ``downsample``.
 DOWNSAMPLE_MODES = ("avgpool", "strided")
 
 

@@ -18,7 +18,9 @@ from octref.sampling import pool2x2
 
 __all__ = ["SAMPLE_IMAGE", "LUMA_WEIGHTS", "sample_image_path", "load_image", "downscale"]
 
+#: The bundled default image, from matplotlib's sample data (no network).
 SAMPLE_IMAGE = "grace_hopper.jpg"
+#: ITU-R BT.601 weights of R, G, B in the grayscale conversion.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 # Pillow modes that hold 16-bit samples; every other mode is read as 8-bit.

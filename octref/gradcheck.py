@@ -40,8 +40,11 @@ from octref.octave import Octave, OctaveWeights
 __all__ = ["H", "RTOL", "ATOL", "rel_error", "eval_numerical_gradient_array",
            "check_vjp", "check_directional", "GradCheckResult", "check_octconv_gradients"]
 
+#: Finite-difference step (see the module docstring for the error budget).
 H = 1e-5
+#: Relative tolerance of an element: ``|analytic - numeric| <= ATOL + RTOL |numeric|``.
 RTOL = 1e-5
+#: Absolute tolerance of an element.
 ATOL = 1e-7
 
 

@@ -31,7 +31,7 @@ from octref.contract import DOWNSAMPLE_MODES
 from octref.im2col import octconv_forward
 from octref.octave import Octave, OctaveWeights
 
-__all__ = ["DOWNSAMPLE_MODES", "low_sample_position", "upsample_source", "round_trip",
+__all__ = ["low_sample_position", "upsample_source", "round_trip",
            "centroid", "PhaseShifts", "impulse_shifts", "edge_shifts", "edge_position",
            "cross_power_spectrum", "shift_from_cross_power", "estimate_shift", "image_shifts"]
 

@@ -35,6 +35,7 @@ from octref.octave import Octave, OctaveWeights
 __all__ = ["SCENARIOS", "scenario_weights", "receptive_field", "support_size",
            "expected_support"]
 
+#: The routes whose receptive fields are compared.
 SCENARIOS = ("H->H", "L->H", "H->H->H", "H->L->H")
 
 

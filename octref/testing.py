@@ -316,6 +316,7 @@ class KnownBug:
         return f"{self.name} ({self.why})"
 
 
+#: The catalogue of known OctConv bugs, keyed by :attr:`KnownBug.key`.
 KNOWN_BUGS = {bug.key: bug for bug in (
     KnownBug("upsample_first", "upsampling before the L->H convolution",
              "f(up(X^L); W^LH) instead of up(f(X^L; W^LH)): 4x the cost, other values for k > 1"),

@@ -49,7 +49,7 @@ def plot_frequency_decomposition(image, levels=3):
     band_0 = X - up(pool(X)) is what only the full-resolution group can hold;
     everything else sums to up(pool(X)), what the low group holds. Each
     component is shown above its centred log-power spectrum, with the
-    half-resolution Nyquist circle |f| = 0.25 cycles/pixel; the bottom panel
+    half-resolution Nyquist circle ``|f| = 0.25`` cycles/pixel; the bottom panel
     plots the spectral density per ring of radial frequency. Bands are shown
     on a grey scale centred on their mean and clipped at the 99.5th
     percentile of their deviation from it.
