@@ -46,7 +46,7 @@ def _start_server_process(cls, rundir, timeout):
             sock.connect(str(socket_path))
             sock.settimeout(None)
             return process, sock
-        except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
+        except (TimeoutError, FileNotFoundError, ConnectionRefusedError):
             sock.close()
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
