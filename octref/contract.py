@@ -17,7 +17,8 @@ import numpy as np
 from octref.octave import Octave, OctaveWeights
 
 __all__ = ["PATHS", "PATH_NAMES", "DOWNSAMPLE_MODES", "ceil_half", "conv_output_size",
-           "ConvParams", "check_conv_args", "OctaveSpec", "check_octconv_args"]
+           "ConvParams", "check_conv_args", "OctaveSpec", "check_octconv_args", "check_grad",
+           "check_octave_grad"]
 
 #: The four paths, named ``<from><to>``, in :class:`~octref.octave.OctaveWeights` order.
 PATHS = ("hh", "hl", "lh", "ll")
@@ -164,6 +165,12 @@ class OctaveSpec:
         groups equals the total input channels (and exceeds 1).
     in_size, out_size : dict
         Spatial sizes (rows, cols) of the "h" and "l" maps; absent groups missing.
+    out_channels : dict
+        Channels of the "h" and "l" outputs; absent groups missing.
+    batch : int
+        N, the batch size.
+    dtype : numpy dtype
+        The compute dtype (the input's float dtype, float64 for integers).
     """
 
     stride: int
@@ -175,6 +182,9 @@ class OctaveSpec:
     depthwise: bool
     in_size: dict
     out_size: dict
+    out_channels: dict
+    batch: int
+    dtype: np.dtype
 
 
 def _octave_arrays(x, name):
@@ -335,9 +345,44 @@ def check_octconv_args(x, w, b, stride, padding, groups, downsample):
                 raise ValueError(f"{field} must have shape ({c_out[group]},), got {value.shape}")
             biases.append(value.astype(dtype, copy=False))
         b = Octave(*biases)
+    batch = next(iter(xs.values())).shape[0]
     spec = OctaveSpec(stride, padding, k, downsample, paths, path_groups, depthwise,
-                      in_size, out_size)
+                      in_size, out_size, c_out, batch, dtype)
     return x, w, b, spec
+
+
+# --------------------------------------------------------------------------- gradients
+
+def check_grad(grad, shape, name, dtype):
+    """An upstream gradient as an array of ``shape`` in ``dtype``, or a clear error."""
+    grad = np.asarray(grad)
+    if grad.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {grad.dtype}")
+    if grad.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {grad.shape}")
+    return grad.astype(dtype, copy=False)
+
+
+def check_octave_grad(dy, spec):
+    """dL/dY of an octave convolution as ``{group: array}``, checked against ``spec``.
+
+    ``dy.high``/``dy.low`` must be None exactly for the outputs the layer
+    does not have, and shaped like the outputs otherwise.
+    """
+    if not isinstance(dy, tuple) or len(dy) != 2:
+        raise TypeError(f"dy must be an Octave(high, low), got {type(dy).__name__}")
+    grads = {}
+    for group, grad in zip("hl", dy):
+        name = f"dy.{'high' if group == 'h' else 'low'}"
+        if group not in spec.out_size:
+            if grad is not None:
+                raise ValueError(f"{name} must be None: the layer has no such output")
+            continue
+        if grad is None:
+            raise ValueError(f"{name} is None but the layer has that output")
+        shape = (spec.batch, spec.out_channels[group]) + tuple(spec.out_size[group])
+        grads[group] = check_grad(grad, shape, name, spec.dtype)
+    return grads
 
 
 def _octave_out_size(paths, in_size, stride, padding, k):

@@ -46,7 +46,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from octref.contract import PATHS, ConvParams, check_conv_args, check_octconv_args
+from octref.contract import (
+    PATHS,
+    ConvParams,
+    check_conv_args,
+    check_grad,
+    check_octave_grad,
+    check_octconv_args,
+)
 from octref.octave import Octave, OctaveWeights
 from octref.sampling import (
     pool2x2,
@@ -449,19 +456,10 @@ def conv_backward(dout, cache):
     db : ndarray of shape (C_out,), or None when the forward had no bias
     """
     x, w, has_bias, params = cache
-    dout = _check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", w.dtype)
+    dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", w.dtype)
     dx, dw = _conv_backward(dout, x, w, params)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
-
-
-def _check_grad(grad, shape, name, dtype):
-    grad = np.asarray(grad)
-    if grad.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {grad.dtype}")
-    if grad.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {grad.shape}")
-    return grad.astype(dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- octconv plan
@@ -692,7 +690,7 @@ def octconv_backward(dy, cache):
         forward had no bias (None when it had none at all).
     """
     spec, x, w, levels, x_shapes, has_bias = cache
-    dys = _check_octave_grad(dy, spec, w, x_shapes)
+    dys = check_octave_grad(dy, spec)
     dsources, dws = {}, {}
     for level in levels:
         douts = []
@@ -754,23 +752,3 @@ def _pooled_size(size, times):
     for _ in range(times):
         size = ((size[0] + 1) // 2, (size[1] + 1) // 2)
     return tuple(size)
-
-
-def _check_octave_grad(dy, spec, w, x_shapes):
-    """dy as a dict {group: array}, checked against the output shapes."""
-    if not isinstance(dy, tuple) or len(dy) != 2:
-        raise TypeError(f"dy must be an Octave(high, low), got {type(dy).__name__}")
-    n = next(iter(x_shapes.values()))[0]
-    grads = {}
-    for group, grad in zip("hl", dy):
-        name = f"dy.{'high' if group == 'h' else 'low'}"
-        if group not in spec.out_size:
-            if grad is not None:
-                raise ValueError(f"{name} must be None: the layer has no such output")
-            continue
-        if grad is None:
-            raise ValueError(f"{name} is None but the layer has that output")
-        path = next(p for p in spec.paths if p[1] == group)
-        shape = (n, getattr(w, path).shape[0]) + tuple(spec.out_size[group])
-        grads[group] = _check_grad(grad, shape, name, getattr(w, path).dtype)
-    return grads

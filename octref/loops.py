@@ -36,7 +36,13 @@ X^H[2p + i, 2q + j], the stride-2 convolution of the paper's Table 3.
 
 import numpy as np
 
-from octref.contract import PATHS, check_conv_args, check_octconv_args
+from octref.contract import (
+    PATHS,
+    check_conv_args,
+    check_grad,
+    check_octave_grad,
+    check_octconv_args,
+)
 from octref.octave import Octave, OctaveWeights
 
 __all__ = ["conv_forward", "conv_backward", "octconv_forward", "octconv_backward",
@@ -93,7 +99,7 @@ def conv_backward(dout, cache):
     Returns ``(dx, dw, db)`` shaped like x, w and b (db None without bias).
     """
     x, w, has_bias, params = cache
-    dout = _as_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", x.dtype)
+    dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", x.dtype)
     c_in, c_out = x.shape[1], w.shape[0]
     per_in, per_out = c_in // params.groups, c_out // params.groups
     dx, dw = np.zeros_like(x), np.zeros_like(w)
@@ -105,15 +111,6 @@ def conv_backward(dout, cache):
             dw[fs, :, i, j] += dout[:, fs, p, q].T @ x[:, cs, row, col]
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
-
-
-def _as_grad(grad, shape, name, dtype):
-    grad = np.asarray(grad)
-    if grad.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {grad.dtype}")
-    if grad.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {grad.shape}")
-    return grad.astype(dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- Eq. 3
@@ -265,21 +262,7 @@ def octconv_backward(dy, cache):
         Shaped like x, w and b; None exactly where the forward had None.
     """
     x, w, spec, has_bias = cache
-    n = next(a for a in x if a is not None).shape[0]
-    if not isinstance(dy, tuple) or len(dy) != 2:
-        raise TypeError(f"dy must be an Octave(high, low), got {type(dy).__name__}")
-    grads = {}
-    for group, grad in zip("hl", dy):
-        name = f"dy.{'high' if group == 'h' else 'low'}"
-        if group not in spec.out_size:
-            if grad is not None:
-                raise ValueError(f"{name} must be None: the layer has no such output")
-            continue
-        if grad is None:
-            raise ValueError(f"{name} is None but the layer has that output")
-        c_out = getattr(w, next(p for p in spec.paths if p[1] == group)).shape[0]
-        grads[group] = _as_grad(grad, (n, c_out) + spec.out_size[group], name,
-                                next(a for a in x if a is not None).dtype)
+    grads = check_octave_grad(dy, spec)
     dx = {g: np.zeros_like(a) for g, a in zip("hl", x) if a is not None}
     dw = {}
     for path in spec.paths:
