@@ -188,10 +188,12 @@ def section_loops(quick, repeats, rng):
     def loops_fb():
         y, cache = loops.octconv_forward(x, w)
         loops.octconv_backward(y, cache)
-    t = interleaved({"loops f": lambda: loops.octconv_forward(x, w),
-                     "loops fb": loops_fb,
-                     "im2col f": lambda: im2col.octconv_forward(x, w),
-                     "im2col fb": octconv_fb(x, w)}, max(1, repeats // 3))
+    # Timed apart: after seconds of pure-Python loops, the first BLAS call pays
+    # for waking OpenBLAS's threads, which would bias whichever im2col case ran first.
+    t = interleaved({"loops f": lambda: loops.octconv_forward(x, w), "loops fb": loops_fb},
+                    repeats)
+    t.update(interleaved({"im2col f": lambda: im2col.octconv_forward(x, w),
+                          "im2col fb": octconv_fb(x, w)}, 5 * repeats))
     rows = [("forward", f"{1e3 * t['loops f']:.1f}", f"{1e3 * t['im2col f']:.3f}",
              f"{t['loops f'] / t['im2col f']:.0f}x"),
             ("forward+backward", f"{1e3 * t['loops fb']:.1f}", f"{1e3 * t['im2col fb']:.3f}",

@@ -50,6 +50,14 @@ class TourError(Exception):
     """A problem the user can fix (argument, image, directory): one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``octref: error: ...`` line like every other."""
+
+    def error(self, message):
+        # self.prog is "octref" for the main parser and "octref tour" for the subcommand.
+        self.exit(2, f"octref: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argument parser of the ``octref`` command.
 
@@ -57,7 +65,7 @@ def build_parser():
     -------
     argparse.ArgumentParser
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="octref",
         description="octref: a pure-NumPy reference implementation of Octave Convolution "
                     "(Chen et al., ICCV 2019).")
@@ -79,7 +87,8 @@ def build_parser():
                            "created if missing)")
     tour.add_argument("--size", metavar="N", type=int, default=DEFAULT_SIZE,
                       help="average the image down by 2x2 pooling until its longer side is at "
-                           f"most N pixels (default {DEFAULT_SIZE}; at least {MIN_SIZE})")
+                           f"most N pixels (default {DEFAULT_SIZE}); both sides must stay at "
+                           f"least {MIN_SIZE} px")
     return parser
 
 
@@ -216,6 +225,9 @@ def _load(image_path, size):
     if min(image.shape) < MIN_SIZE:
         raise TourError(f"the image is {image.shape[0]} x {image.shape[1]} px at --size {size}; "
                         f"both sides must be at least {MIN_SIZE}")
+    if np.ptp(image) == 0:
+        raise TourError(f"the image {image_path or data.SAMPLE_IMAGE} is uniform (every pixel "
+                        f"{image.flat[0]:g}): there is nothing to split into frequencies")
     name = data.SAMPLE_IMAGE if image_path is None else str(image_path)
     return image, original.shape, name
 

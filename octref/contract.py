@@ -292,8 +292,10 @@ def check_octconv_args(x, w, b, stride, padding, groups, downsample):
             raise ValueError(f"groups={groups} must divide the input ({c_in[src]}) and output "
                              f"({weight.shape[0]}) channels of the {PATH_NAMES[path]} path")
         if weight.shape[1] * g != c_in[src]:
+            field = "x.high" if src == "h" else "x.low"
             raise ValueError(f"w.{path} must have shape (C_out_part, C_in_part / groups, k, k) = "
-                             f"({weight.shape[0]}, {c_in[src] // g}, {k}, {k}), got {weight.shape}")
+                             f"({weight.shape[0]}, {c_in[src] // g}, {k}, {k}) for {field} with "
+                             f"{c_in[src]} channels and groups={g}, got {weight.shape}")
         if c_out.setdefault(dst, weight.shape[0]) != weight.shape[0]:
             raise ValueError(f"w: the paths into the {'high' if dst == 'h' else 'low'} output "
                              f"disagree on its channels: w.{path} has {weight.shape[0]}, "
@@ -355,9 +357,7 @@ def check_octconv_args(x, w, b, stride, padding, groups, downsample):
 
 def check_grad(grad, shape, name, dtype):
     """An upstream gradient as an array of ``shape`` in ``dtype``, or a clear error."""
-    grad = np.asarray(grad)
-    if grad.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {grad.dtype}")
+    grad = _numeric_array(grad, name)
     if grad.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {grad.shape}")
     return grad.astype(dtype, copy=False)

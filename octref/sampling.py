@@ -24,6 +24,16 @@ def _pool_counts(height, width, dtype):
     return np.outer(rows, cols).astype(dtype)
 
 
+def _as_float(x):
+    """x as a float array: integer and boolean maps average in float64."""
+    x = np.asarray(x)
+    if x.dtype.kind in "biu":
+        return x.astype(np.float64)
+    if x.dtype.kind != "f":
+        raise TypeError(f"expected a real numeric array, got dtype {x.dtype}")
+    return x
+
+
 def _pair_sums(x, axis):
     """Sums of neighbouring pairs (2m, 2m + 1) along ``axis`` (-1 or -2), ceil mode.
 
@@ -52,11 +62,13 @@ def pool2x2(x):
     Parameters
     ----------
     x : ndarray of shape (..., H, W)
+        Integer and boolean input is averaged in float64.
 
     Returns
     -------
     ndarray of shape (..., ceil(H/2), ceil(W/2))
     """
+    x = _as_float(x)
     height, width = x.shape[-2:]
     sums = _pair_sums(_pair_sums(x, -2), -1)
     if height % 2 == 0 and width % 2 == 0:
@@ -75,6 +87,7 @@ def pool2x2_backward(dy, in_size):
     Parameters
     ----------
     dy : ndarray of shape (..., ceil(H/2), ceil(W/2))
+        Integer and boolean input is computed in float64.
     in_size : (int, int)
         (H, W), the size of the map that was pooled.
 
@@ -82,6 +95,7 @@ def pool2x2_backward(dy, in_size):
     -------
     ndarray of shape (..., H, W)
     """
+    dy = _as_float(dy)
     height, width = in_size
     if height % 2 == 0 and width % 2 == 0:
         share = dy * dy.dtype.type(0.25)

@@ -126,12 +126,22 @@ def test_size_too_small(capsys, tmp_path):
         capsys, ["tour", "--size", "8", "--out", str(tmp_path)])
 
 
-def test_argparse_usage_errors_exit_2(capsys):
-    for argv in ([], ["tour", "--alpha", "half"], ["frobnicate"]):
+def test_argparse_usage_errors_exit_2_with_one_line(capsys):
+    for argv in ([], ["tour", "--alpha", "half"], ["tour", "--size", "big"], ["frobnicate"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
-        assert "Traceback" not in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.count("\n") == 1 and err.startswith("octref: error: "), err
+
+
+@pytest.mark.parametrize("mode, value", [("L", 0), ("L", 255), ("1", 0), ("RGB", 128)])
+def test_uniform_image_is_refused(capsys, tmp_path, mode, value):
+    flat = tmp_path / "flat.png"
+    Image.new(mode, (64, 48), value if mode != "RGB" else (value,) * 3).save(flat)
+    line = one_line_error(capsys, ["tour", "--image", str(flat), "--out", str(tmp_path)])
+    assert "uniform" in line
 
 
 def test_errors_from_the_real_entry_point(tmp_path):

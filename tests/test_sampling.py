@@ -75,3 +75,17 @@ def test_im2col_col2im_adjoint(height, width, kh, kw, stride, padding, dilation,
 def test_pool_of_upsample_is_identity():
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 3))
     np.testing.assert_allclose(pool2x2(upsample2x_nearest(x, (7, 5))), x, rtol=1e-15)
+
+
+def test_integer_and_bool_maps_pool_in_float64():
+    x = np.arange(16).reshape(1, 1, 4, 4)
+    y = pool2x2(x)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y[0, 0], [[2.5, 4.5], [10.5, 12.5]])
+    assert pool2x2(np.eye(4, dtype=bool)).dtype == np.float64
+    np.testing.assert_array_equal(pool2x2(np.eye(4, dtype=bool)),
+                                  [[0.5, 0.0], [0.0, 0.5]])
+    dx = pool2x2_backward(np.ones((1, 1, 2, 2), dtype=int), (4, 4))
+    assert dx.dtype == np.float64 and np.all(dx == 0.25)
+    with pytest.raises(TypeError, match="dtype"):
+        pool2x2(np.ones((2, 2), dtype=complex))
