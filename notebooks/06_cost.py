@@ -96,10 +96,10 @@ assert ones_out.sum() == in_bounds == 2028
 #
 # $$
 # \frac{\text{MACs}_\text{oct}}{\text{MACs}_\text{vanilla}}
-# = \underbrace{(1-\alpha)^2}_{\text{H→H}}
-# + \underbrace{\tfrac{\alpha(1-\alpha)}{4}}_{\text{H→L}}
-# + \underbrace{\tfrac{\alpha(1-\alpha)}{4}}_{\text{L→H}}
-# + \underbrace{\tfrac{\alpha^2}{4}}_{\text{L→L}}
+# = \underbrace{(1-\alpha)^2}_{\text{H}\to\text{H}}
+# + \underbrace{\tfrac{\alpha(1-\alpha)}{4}}_{\text{H}\to\text{L}}
+# + \underbrace{\tfrac{\alpha(1-\alpha)}{4}}_{\text{L}\to\text{H}}
+# + \underbrace{\tfrac{\alpha^2}{4}}_{\text{L}\to\text{L}}
 # = 1 - \tfrac34 \alpha (2 - \alpha).
 # $$
 #
