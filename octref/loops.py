@@ -5,7 +5,9 @@ calls no pooling, upsampling or im2col helper; every output pixel is a sum over
 kernel taps of input pixels found by the paper's index formulas, and the
 backward pass scatters into exactly the pixels the forward read. Only the
 channel dimension is vectorised (a small matrix product per pixel and tap), so
-the index arithmetic is all that is left to read.
+the index arithmetic is all that is left to read. Of octref it imports only
+the types (:mod:`octref.octave`) and the argument checks shared with the fast
+implementation (:mod:`octref.contract`), which compute nothing.
 
 Eq. 3, with taps (i, j) in N_k = {-(k-1)/2, ..., (k-1)/2}^2::
 
