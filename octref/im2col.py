@@ -49,10 +49,12 @@ import numpy as np
 from octref.contract import (
     PATHS,
     ConvParams,
+    ceil_half,
     check_conv_args,
     check_grad,
     check_octave_grad,
     check_octconv_args,
+    conv_output_size,
 )
 from octref.octave import Octave, OctaveWeights
 from octref.sampling import (
@@ -94,11 +96,6 @@ def _tap_slices(n_in, n_out, kernel, stride, padding, dilation):
     return taps
 
 
-def _output_size(size, kernel, stride, padding, dilation):
-    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                 for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
-
-
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Lay out every receptive field of x as a column.
 
@@ -118,7 +115,7 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
     n, c, height, width = x.shape
-    out_h, out_w = _output_size((height, width), (kh, kw), stride, padding, dilation)
+    out_h, out_w = conv_output_size((height, width), (kh, kw), stride, padding, dilation)
     cols = np.zeros((n, c, kh, kw, out_h, out_w), dtype=x.dtype)
     rows = _tap_slices(height, out_h, kh, sh, ph, dh)
     columns = _tap_slices(width, out_w, kw, sw, pw, dw)
@@ -526,7 +523,7 @@ def _octave_plan(x, w, spec):
                 blocks.append(block)
         offsets = np.cumsum([0] + [b.shape[1] for b in blocks])
         params = ConvParams((1, 1), pad, (1, 1), 1,
-                            _output_size(size, (spec.kernel,) * 2, (1, 1), pad, (1, 1)))
+                            conv_output_size(size, (spec.kernel,) * 2, (1, 1), pad, (1, 1)))
         products, paths = [], []
         for dst in ("h", "l"):
             into = sorted((sources.index(src), p) for p, src, _ in members
@@ -637,8 +634,7 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
             if bias is not None:
                 y[group] += bias[:, None, None]
     has_bias = {g: b is not None and bias is not None for g, bias in zip("hl", b or (None, None))}
-    x_shapes = {g: a.shape for g, a in zip("hl", x) if a is not None}
-    cache = (spec, x, w, levels, x_shapes, has_bias)
+    cache = (spec, x, w, levels, has_bias)
     return Octave(y.get("h"), y.get("l")), cache
 
 
@@ -689,7 +685,7 @@ def octconv_backward(dy, cache):
         ``db.high`` (C_out_high,), ``db.low`` (C_out_low,); None where the
         forward had no bias (None when it had none at all).
     """
-    spec, x, w, levels, x_shapes, has_bias = cache
+    spec, x, w, levels, has_bias = cache
     dys = check_octave_grad(dy, spec)
     dsources, dws = {}, {}
     for level in levels:
@@ -719,7 +715,7 @@ def octconv_backward(dy, cache):
             continue
         grad = dsources[(group, max(depths))]
         for times in range(max(depths), 0, -1):
-            size = _pooled_size(x_shapes[group][2:], times - 1)
+            size = _pooled_size(spec.in_size[group], times - 1)
             finer = dsources.get((group, times - 1))
             if finer is not None and size[0] % 2 == 0 and size[1] % 2 == 0:
                 # Even sizes: pool^T is a quarter of nearest upsampling, added in place
@@ -732,9 +728,8 @@ def octconv_backward(dy, cache):
                     grad += finer
         dxs[group] = dxs[group] + grad if group in dxs else grad
     # An input group no path reads (a depthwise layer that drops it) gets zeros.
-    dx = Octave(*(None if g not in x_shapes else
-                  dxs[g] if g in dxs else np.zeros(x_shapes[g], dtype=_compute_dtype(w))
-                  for g in "hl"))
+    dx = Octave(*(None if a is None else dxs[g] if g in dxs else np.zeros_like(a)
+                  for g, a in zip("hl", x)))
     dw = OctaveWeights(*(dws.get(p) for p in PATHS))
     db = None
     if any(has_bias.values()):
@@ -742,13 +737,8 @@ def octconv_backward(dy, cache):
     return dx, dw, db
 
 
-def _compute_dtype(w):
-    """The compute dtype, carried by the (cast) weights."""
-    return next(a for a in w if a is not None).dtype
-
-
 def _pooled_size(size, times):
     """Spatial size after pooling ``times`` times."""
     for _ in range(times):
-        size = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+        size = (ceil_half(size[0]), ceil_half(size[1]))
     return tuple(size)

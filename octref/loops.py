@@ -219,13 +219,13 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     cache : tuple
     """
     x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample)
-    n = next(a for a in x if a is not None).shape[0]
     y = {}
     for path in spec.paths:
         src, dst = path
         x_src, w_path = _group_map(x, src), getattr(w, path)
         if dst not in y:
-            y[dst] = np.zeros((n, w_path.shape[0]) + spec.out_size[dst], dtype=x_src.dtype)
+            y[dst] = np.zeros((spec.batch, w_path.shape[0]) + spec.out_size[dst],
+                              dtype=x_src.dtype)
         slices = _group_slices(x_src.shape[1], w_path.shape[0], spec.groups[path])
         for p, q, ti, tj, r, c, weight in _octave_reads(path, spec, x_src.shape[2:]):
             for cs, fs in slices:
