@@ -16,7 +16,8 @@ import numpy as np
 
 from octref.octave import Octave, OctaveWeights
 
-__all__ = ["PATHS", "PATH_NAMES", "DOWNSAMPLE_MODES", "ceil_half", "conv_output_size",
+__all__ = ["PATHS", "PATH_NAMES", "DOWNSAMPLE_MODES", "ceil_half", "pooled_size",
+           "path_source", "conv_output_size",
            "ConvParams", "check_conv_args", "OctaveSpec", "check_octconv_args", "check_grad",
            "check_octave_grad"]
 
@@ -31,6 +32,28 @@ DOWNSAMPLE_MODES = ("avgpool", "strided")
 def ceil_half(n):
     """Size of a side after ceil-mode 2x2 pooling: ceil(n / 2)."""
     return (n + 1) // 2
+
+
+def pooled_size(size, times):
+    """Spatial size (rows, cols) after ceil-mode 2x2 pooling ``times`` times."""
+    for _ in range(times):
+        size = (ceil_half(size[0]), ceil_half(size[1]))
+    return tuple(size)
+
+
+def path_source(path, spec):
+    """(input group, times pooled) of the map a path's convolution reads (Eq. 4).
+
+    Stride 2 pools every path's input once more, except L->H, where that
+    pooling and the upsampling cancel; H->L pools X^H once (avgpool) or not
+    at all ("strided": a stride-2 convolution of X^H itself).
+    """
+    times = spec.stride - 1
+    if path == "hl" and spec.downsample == "avgpool":
+        times += 1
+    if path == "lh":
+        times = 0
+    return path[0], times
 
 
 # --------------------------------------------------------------------------- scalars

@@ -32,6 +32,8 @@ from octref.contract import (
     check_conv_args,
     check_octconv_args,
     conv_output_size,
+    path_source,
+    pooled_size,
 )
 from octref.octave import Octave, OctaveWeights, _check_alpha, split_channels
 
@@ -202,12 +204,6 @@ def _pool_work(batch, channels, size):
     return batch * channels * (size[0] * size[1] - windows), batch * channels * windows
 
 
-def _halved(size, times):
-    for _ in range(times):
-        size = (ceil_half(size[0]), ceil_half(size[1]))
-    return tuple(size)
-
-
 def octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out, height, width, *,
                  batch=1, stride=1, groups=1, downsample="avgpool", padding=None,
                  count_padding=True):
@@ -284,24 +280,18 @@ def octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out, he
     for path in spec.paths:
         src, dst = path
         in_size = spec.in_size[src]
-        conv_stride, times = 1, spec.stride - 1
-        if path == "hl":
-            if spec.downsample == "strided":
-                conv_stride = 2
-            else:
-                times += 1
-        if path == "lh":
-            times = 0
+        _, times = path_source(path, spec)
+        conv_stride = 2 if path == "hl" and spec.downsample == "strided" else 1
         for t in range(1, times + 1):
             pooled.add((src, t))
-        conv_in = _halved(in_size, times)
+        conv_in = pooled_size(in_size, times)
         conv_out = conv_output_size(conv_in, (k, k), (conv_stride,) * 2, (spec.padding,) * 2,
                                     (1, 1))
         macs[path] = _conv_macs(batch, c_out[dst], c_in[src] // spec.groups[path], k, conv_in,
                                 conv_out, conv_stride, spec.padding, count_padding)
     pool_adds = pool_multiplies = 0
     for src, times in pooled:
-        adds, multiplies = _pool_work(batch, c_in[src], _halved(spec.in_size[src], times - 1))
+        adds, multiplies = _pool_work(batch, c_in[src], pooled_size(spec.in_size[src], times - 1))
         pool_adds += adds
         pool_multiplies += multiplies
 

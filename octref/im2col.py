@@ -49,12 +49,13 @@ import numpy as np
 from octref.contract import (
     PATHS,
     ConvParams,
-    ceil_half,
     check_conv_args,
     check_grad,
     check_octave_grad,
     check_octconv_args,
     conv_output_size,
+    path_source,
+    pooled_size,
 )
 from octref.octave import Octave, OctaveWeights
 from octref.sampling import (
@@ -476,17 +477,6 @@ class _Level(NamedTuple):
     grid: _Grid
 
 
-def _path_source(path, spec):
-    """(input group, times pooled) of the map a path convolves (Eq. 4, stride 2 pools first)."""
-    src = path[0]
-    times = spec.stride - 1
-    if path == "hl" and spec.downsample == "avgpool":
-        times += 1
-    if path == "lh":
-        times = 0  # at stride 2 the pooling and the upsampling cancel
-    return src, times
-
-
 def _pooled_input(x, source, cache):
     """x.<group> pooled ``times`` times, each pooling computed once."""
     if source not in cache:
@@ -510,7 +500,7 @@ def _octave_plan(x, w, spec):
     for path in spec.paths:
         if path == strided:
             continue
-        source = _path_source(path, spec)
+        source = path_source(path, spec)
         block = _pooled_input(x, source, pooled)
         by_size.setdefault(block.shape[2:], []).append((path, source, block))
     pad = (spec.padding, spec.padding)
@@ -715,7 +705,7 @@ def octconv_backward(dy, cache):
             continue
         grad = dsources[(group, max(depths))]
         for times in range(max(depths), 0, -1):
-            size = _pooled_size(spec.in_size[group], times - 1)
+            size = pooled_size(spec.in_size[group], times - 1)
             finer = dsources.get((group, times - 1))
             if finer is not None and size[0] % 2 == 0 and size[1] % 2 == 0:
                 # Even sizes: pool^T is a quarter of nearest upsampling, added in place
@@ -735,10 +725,3 @@ def octconv_backward(dy, cache):
     if any(has_bias.values()):
         db = Octave(*(dys[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in "hl"))
     return dx, dw, db
-
-
-def _pooled_size(size, times):
-    """Spatial size after pooling ``times`` times."""
-    for _ in range(times):
-        size = (ceil_half(size[0]), ceil_half(size[1]))
-    return tuple(size)
