@@ -1,8 +1,9 @@
 """octref.testing: a correct outside implementation passes, each known bug is caught and named.
 
 The implementation under test here is written from Eq. 4 without any of
-octref's code: convolution by ``scipy.signal.correlate`` (its input gradient
-by ``scipy.signal.convolve``), pooling and upsampling by NumPy slicing. Each
+octref's code: its forward pieces (convolution by ``scipy.signal.correlate``,
+pooling, upsampling) are the independent oracle of ``tests/oracle.py``, its
+gradients are written here with ``scipy.signal`` and NumPy slicing. Each
 known bug is one switch in it, written the way public re-implementations
 write it, so the kit meets the bug as a user's code would present it.
 """
@@ -31,21 +32,13 @@ from octref.testing import (  # and, private, the diagnoses' variants (tested be
     octave_inputs,
     octconv_configs,
 )
+from tests import oracle
 
 # --------------------------------------------------------------------------- the outsider
 
 def corr(x, w, padding):
     """Grouped 'same' cross-correlation; groups from the shapes. (N,C,H,W) -> (N,F,H,W)."""
-    n, c_in = x.shape[:2]
-    f, c_group = w.shape[:2]
-    per_out = f // (c_in // c_group)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    out = np.empty((n, f) + x.shape[2:])
-    for i in range(n):
-        for o in range(f):
-            g = o // per_out
-            out[i, o] = correlate(x_pad[i, g * c_group:(g + 1) * c_group], w[o], mode="valid")[0]
-    return out
+    return oracle.conv(x, w, padding=(padding, padding), groups=x.shape[1] // w.shape[1])
 
 
 def corr_grad(x, w, padding, dy):
@@ -71,15 +64,9 @@ def pool(x, floor=False):
     if floor:
         if height < 2 or width < 2:
             raise ValueError("Output size is too small")  # what torch says
+        # Floor mode drops the odd last row and column; what is left pools evenly.
         x = x[..., :height // 2 * 2, :width // 2 * 2]
-    out = np.zeros(x.shape[:-2] + (-(-x.shape[-2] // 2), -(-x.shape[-1] // 2)))
-    count = np.zeros(out.shape[-2:])
-    for a in (0, 1):
-        for b in (0, 1):
-            part = x[..., a::2, b::2]
-            out[..., :part.shape[-2], :part.shape[-1]] += part
-            count[:part.shape[-2], :part.shape[-1]] += 1
-    return out / count
+    return oracle.pool(x)
 
 
 def pool_grad(dy, size):
@@ -95,10 +82,6 @@ def pool_grad(dy, size):
             part = dx[..., a::2, b::2]
             part += share[..., :part.shape[-2], :part.shape[-1]]
     return dx
-
-
-def up(x, size):
-    return np.repeat(np.repeat(x, 2, axis=-2), 2, axis=-1)[..., :size[0], :size[1]]
 
 
 def up_grad(dy, size, one_pixel=False):
@@ -143,11 +126,11 @@ def outsider(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, bug=No
         for _ in range(pools):
             inp = pool(inp, floor)
         if name == "lh" and up_to is not None and bug == "upsample_first":
-            out = corr(up(inp, up_to), weights[name], padding)
+            out = corr(oracle.upsample(inp, up_to), weights[name], padding)
         else:
             out = corr(inp, weights[name], padding)[:, :, ::conv_stride, ::conv_stride]
             if up_to is not None:
-                out = up(out, up_to)
+                out = oracle.upsample(out, up_to)
         bias = bh if name[1] == "h" else bl
         if bug == "bias_every_path" and bias is not None:
             out = out + bias[:, None, None]
