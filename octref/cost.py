@@ -35,7 +35,13 @@ from octref.contract import (
     path_source,
     pooled_size,
 )
-from octref.octave import Octave, OctaveWeights, _check_alpha, split_channels
+from octref.octave import (
+    Octave,
+    OctaveWeights,
+    _check_alpha,
+    octave_weight_shapes,
+    split_channels,
+)
 
 __all__ = ["flops_ratio", "memory_ratio", "LayerCost", "octconv_cost", "conv_cost",
            "Table1Row", "table1", "TABLE1_ALPHAS", "TABLE1_PRINTED"]
@@ -262,16 +268,9 @@ def octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out, he
     high_size, low_size = (height, width), (ceil_half(height), ceil_half(width))
     x = Octave(_shaped((batch, c_in["h"], *high_size)) if c_in["h"] else None,
                _shaped((batch, c_in["l"], *low_size)) if c_in["l"] else None)
-    depthwise = groups == in_channels and groups > 1
-    weights = {}
-    for path in PATHS:
-        src, dst = path
-        if c_in[src] and c_out[dst] and not (depthwise and src != dst):
-            g = c_in[src] if depthwise else groups
-            if c_in[src] % g:
-                raise ValueError(f"groups={groups} must divide the {c_in[src]} input channels "
-                                 f"of the {path} path")
-            weights[path] = _shaped((c_out[dst], c_in[src] // g, k, k))
+    shapes = octave_weight_shapes(in_channels, out_channels, k, alpha_in, alpha_out,
+                                  groups=groups)
+    weights = {p: _shaped(shape) for p, shape in zip(PATHS, shapes) if shape is not None}
     _, _, _, spec = check_octconv_args(x, OctaveWeights(*(weights.get(p) for p in PATHS)),
                                        None, stride, padding, groups, downsample)
 

@@ -24,7 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Octave", "OctaveWeights", "split_channels", "init_octave_weights"]
+__all__ = ["Octave", "OctaveWeights", "split_channels", "octave_weight_shapes",
+           "init_octave_weights"]
 
 
 class Octave(NamedTuple):
@@ -118,6 +119,73 @@ def _check_alpha(alpha, name):
     return float(alpha)
 
 
+def octave_weight_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha_out, *,
+                         groups=1):
+    """The shape of each path's weight in an octave convolution layer, None if absent.
+
+    A path exists when its input and output groups are non-empty, except the
+    crossing paths (H->L, L->H) of a depthwise layer (``groups ==
+    in_channels > 1``), whose H->H and L->L are each depthwise.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Total channels C_in and C_out (both groups together).
+    kernel_size : int
+        k, the side of the square kernel.
+    alpha_in, alpha_out : float in [0, 1]
+    groups : int, default 1
+
+    Returns
+    -------
+    OctaveWeights of tuples
+        ``hh`` (C_out_high, C_in_high/g, k, k), ``hl`` (C_out_low, C_in_high/g, k, k),
+        ``lh`` (C_out_high, C_in_low/g, k, k), ``ll`` (C_out_low, C_in_low/g, k, k);
+        ``None`` for absent paths.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Non-integer or non-positive sizes, alpha outside [0, 1], groups that do
+        not divide a path's channels, or a depthwise layer with an output group
+        no input group feeds.
+    """
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("kernel_size", kernel_size), ("groups", groups)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    c_in = dict(zip("hl", split_channels(in_channels, alpha_in)))
+    c_out = dict(zip("hl", split_channels(out_channels, alpha_out)))
+    if groups > in_channels:
+        raise ValueError(f"groups must be <= in_channels ({in_channels}), got {groups}")
+    depthwise = groups == in_channels and groups > 1
+    k = kernel_size
+    shapes = {}
+    for path in ("hh", "hl", "lh", "ll"):
+        src, dst = path
+        present = c_in[src] > 0 and c_out[dst] > 0 and not (depthwise and src != dst)
+        if not present:
+            shapes[path] = None
+            continue
+        path_groups = c_in[src] if depthwise else groups
+        if c_in[src] % path_groups or c_out[dst] % path_groups:
+            kind = "depthwise layer: " if depthwise else ""
+            raise ValueError(
+                f"{kind}groups={groups} must divide the channels of every path; path {path} "
+                f"has {c_in[src]} input and {c_out[dst]} output channels")
+        shapes[path] = (c_out[dst], c_in[src] // path_groups, k, k)
+    for dst in "hl":
+        fed = shapes["h" + dst] is not None or shapes["l" + dst] is not None
+        if c_out[dst] > 0 and not fed:
+            raise ValueError(
+                f"depthwise layer (groups={groups}): output group {dst!r} has {c_out[dst]} "
+                f"channels but no input group of the same frequency feeds it; use "
+                f"alpha_out == alpha_in")
+    return OctaveWeights(**shapes)
+
+
 def init_octave_weights(in_channels, out_channels, kernel_size, alpha_in, alpha_out,
                         *, groups=1, rng=None, dtype=np.float64):
     """Random weights for an octave convolution, He-normal scaled.
@@ -150,12 +218,8 @@ def init_octave_weights(in_channels, out_channels, kernel_size, alpha_in, alpha_
         ``lh`` (C_out_high, C_in_low/g, k, k), ``ll`` (C_out_low, C_in_low/g, k, k);
         ``None`` for absent paths.
     """
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("kernel_size", kernel_size), ("groups", groups)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    shapes = octave_weight_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha_out,
+                                  groups=groups)
     if rng is None:
         rng = np.random.default_rng()
     if not isinstance(rng, np.random.Generator):
@@ -163,34 +227,9 @@ def init_octave_weights(in_channels, out_channels, kernel_size, alpha_in, alpha_
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    c_in = dict(zip("hl", split_channels(in_channels, alpha_in)))
-    c_out = dict(zip("hl", split_channels(out_channels, alpha_out)))
-    if groups > in_channels:
-        raise ValueError(f"groups must be <= in_channels ({in_channels}), got {groups}")
     depthwise = groups == in_channels and groups > 1
-    k = kernel_size
-    fan_in = k * k if depthwise else in_channels / groups * k * k
+    fan_in = kernel_size**2 if depthwise else in_channels / groups * kernel_size**2
     std = np.sqrt(2.0 / fan_in)
-    weights = {}
-    for path in ("hh", "hl", "lh", "ll"):
-        src, dst = path
-        present = c_in[src] > 0 and c_out[dst] > 0 and not (depthwise and src != dst)
-        if not present:
-            weights[path] = None
-            continue
-        path_groups = c_in[src] if depthwise else groups
-        if c_in[src] % path_groups or c_out[dst] % path_groups:
-            kind = "depthwise layer: " if depthwise else ""
-            raise ValueError(
-                f"{kind}groups={groups} must divide the channels of every path; path {path} "
-                f"has {c_in[src]} input and {c_out[dst]} output channels")
-        shape = (c_out[dst], c_in[src] // path_groups, k, k)
-        weights[path] = (rng.standard_normal(shape) * std).astype(dtype)
-    for dst in "hl":
-        fed = weights["h" + dst] is not None or weights["l" + dst] is not None
-        if c_out[dst] > 0 and not fed:
-            raise ValueError(
-                f"depthwise layer (groups={groups}): output group {dst!r} has {c_out[dst]} "
-                f"channels but no input group of the same frequency feeds it; use "
-                f"alpha_out == alpha_in")
-    return OctaveWeights(**weights)
+    return OctaveWeights(*(None if shape is None else
+                           (rng.standard_normal(shape) * std).astype(dtype)
+                           for shape in shapes))

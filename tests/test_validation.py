@@ -149,3 +149,18 @@ def test_helpers_reject_bad_input(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_weight_shapes_are_what_init_draws():
+    from octref.cost import octconv_cost
+    from octref.octave import octave_weight_shapes
+    shapes = octave_weight_shapes(8, 8, 3, 0.5, 0.5, groups=8)
+    assert shapes.hh == (4, 1, 3, 3) and shapes.ll == (4, 1, 3, 3)
+    assert shapes.hl is None and shapes.lh is None
+    for args, groups in [((6, 4, 5, 0.5, 0.25), 1), ((8, 8, 3, 0.5, 0.5), 2), ((3, 5, 1, 0, 1), 1)]:
+        weights = init_octave_weights(*args, groups=groups, rng=RNG)
+        assert [None if a is None else a.shape for a in weights] == list(
+            octave_weight_shapes(*args, groups=groups))
+    # The cost model refuses what the implementations refuse.
+    with pytest.raises(ValueError, match="depthwise"):
+        octconv_cost(4, 4, 3, 0.0, 0.5, 8, 8, groups=4)
