@@ -62,7 +62,7 @@ def plot_frequency_decomposition(image, levels=3):
     Parameters
     ----------
     image : ndarray of shape (H, W)
-        Grayscale, e.g. :func:`octref.data.load_image`.
+        Grayscale, e.g. :func:`octref.data.load_image`; not uniform.
     levels : int
         Number of octave bands (the residual comes on top).
 
@@ -75,6 +75,9 @@ def plot_frequency_decomposition(image, levels=3):
     low, high = frequency.octave_split(image)
     error = float(np.abs(sum(components) - image).max())
     variance = ((image - image.mean()) ** 2).sum()
+    if variance == 0:
+        # Shares of var(X) and a log-scaled spectrum mean nothing for a flat image.
+        raise ValueError("image must not be uniform: it has no frequencies to split")
     names = (["X − up(pool(X))\nband 0, the finest octave"]
              + [f"band {level}" for level in range(1, levels)]
              + [f"residual: up{_superscript(levels)}(pool{_superscript(levels)}(X))"])

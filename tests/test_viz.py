@@ -54,6 +54,11 @@ def test_frequency_figure(photo):
     assert error < 1e-14
 
 
+def test_frequency_figure_refuses_a_uniform_image():
+    with pytest.raises(ValueError, match="image must not be uniform"):
+        viz.plot_frequency_decomposition(np.full((32, 32), 0.5))
+
+
 @pytest.mark.parametrize("alpha, c_low", [(0.0, 0), (0.5, 3), (1.0, 6)])
 def test_feature_map_figure(photo, alpha, c_low):
     text = shown_text(viz.plot_feature_maps(photo, alpha))
