@@ -1,102 +1,148 @@
-"""The shared contract of both implementations: argument checks and output shapes.
+"""The contract every implementation shares: argument checks, casting, caches, memory.
 
-``octref.loops`` and ``octref.im2col`` validate their public arguments here, so
-both raise the same ``ValueError``/``TypeError`` for the same bad call, and both
-agree on which paths exist and on every output size. Nothing here computes a
-convolution: the loops stay an independent witness of the im2col code.
+``octref.loops``, ``octref.im2col`` and ``octref.rowshift`` validate their
+public arguments here, so all three raise the same ``ValueError`` /
+``TypeError`` for the same bad call. Nothing here convolves, and nothing here
+decides semantics: which paths exist and how they are grouped come from
+:func:`octref.octave.octave_layout`, the sizes from :mod:`octref.octave`.
 
 Dtypes: a floating input keeps its dtype; integer and boolean inputs (handy for
-hand-checked examples) compute in float64. Weights and biases are cast to the
-dtype of the input, so the output dtype always follows the input.
+hand-checked examples) compute in float64. float16 input is computed in
+float32 and the result rounded back to float16 at the end, as the major
+frameworks accumulate half precision: summing taps in float16 overflows
+(250 * 250 + 250 * 250 is inf in float16) where the result itself fits.
+Weights and biases are cast to the compute dtype, so the output dtype always
+follows the input.
+
+Private copies: the arrays a forward returns in its cache are octref's own
+(copied), so an optimiser that updates ``w`` in place, or a caller who reuses
+``x``, cannot change what the backward computes.
+
+Memory: before allocating, each call estimates what it needs and refuses, with
+a ``MemoryLimitError`` giving both numbers, what would exceed the limit
+(default 4 GiB; the ``OCTREF_MEMORY_LIMIT`` environment variable, e.g. ``16G``,
+or :func:`set_memory_limit` change it).
 """
 
+import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from octref.octave import Octave, OctaveWeights
+from octref.checks import check_choice, check_int, check_pair, real_array
+from octref.octave import (
+    GROUPS,
+    PATH_NAMES,
+    PATHS,
+    Octave,
+    OctaveLayout,
+    OctaveWeights,
+    ceil_half,
+    conv_output_size,
+    octave_layout,
+    octave_output_sizes,
+    path_ends,
+)
 
-__all__ = ["PATHS", "PATH_NAMES", "DOWNSAMPLE_MODES", "ceil_half", "pooled_size",
-           "path_source", "conv_output_size",
-           "ConvParams", "check_conv_args", "OctaveSpec", "check_octconv_args", "check_grad",
-           "check_octave_grad"]
+__all__ = ["DOWNSAMPLE_MODES", "ConvParams", "check_conv_args", "OctaveSpec",
+           "check_octconv_args", "check_octave_options", "check_padding", "check_grad", "check_octave_grad", "Cache", "check_cache",
+           "MemoryLimitError", "memory_limit", "set_memory_limit", "check_memory",
+           "compute_dtype"]
 
-#: The four paths, named ``<from><to>``, in :class:`~octref.octave.OctaveWeights` order.
-PATHS = ("hh", "hl", "lh", "ll")
-#: Readable path names for messages.
-PATH_NAMES = {"hh": "H->H", "hl": "H->L", "lh": "L->H", "ll": "L->L"}
 #: The accepted values of ``downsample``.
 DOWNSAMPLE_MODES = ("avgpool", "strided")
 
-
-def ceil_half(n):
-    """Size of a side after ceil-mode 2x2 pooling: ceil(n / 2)."""
-    return (n + 1) // 2
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+_memory_limit = None
 
 
-def pooled_size(size, times):
-    """Spatial size (rows, cols) after ceil-mode 2x2 pooling ``times`` times."""
-    for _ in range(times):
-        size = (ceil_half(size[0]), ceil_half(size[1]))
-    return tuple(size)
+# --------------------------------------------------------------------------- memory
+
+class MemoryLimitError(ValueError, MemoryError):
+    """A call would need more memory than octref's limit (see :func:`memory_limit`)."""
 
 
-def path_source(path, spec):
-    """(input group, times pooled) of the map a path's convolution reads (Eq. 4).
-
-    Stride 2 pools every path's input once more, except L->H, where that
-    pooling and the upsampling cancel; H->L pools X^H once (avgpool) or not
-    at all ("strided": a stride-2 convolution of X^H itself).
-    """
-    times = spec.stride - 1
-    if path == "hl" and spec.downsample == "avgpool":
-        times += 1
-    if path == "lh":
-        times = 0
-    return path[0], times
-
-
-# --------------------------------------------------------------------------- scalars
-
-def _int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+def _parse_bytes(text):
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in units else ""
+    try:
+        value = float(text[:len(text) - len(unit)]) * units[unit]
+    except ValueError:
+        raise ValueError(f"OCTREF_MEMORY_LIMIT must be a number of bytes such as 8G or "
+                         f"500M, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"OCTREF_MEMORY_LIMIT must be positive, got {text!r}")
     return int(value)
 
 
-def _pair(value, name, minimum):
-    """An int or a pair of ints, each >= minimum, as a tuple (rows, cols)."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        pair = (_int(value[0], name), _int(value[1], name))
-    else:
-        pair = (_int(value, name),) * 2
-    if min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair
+def memory_limit():
+    """The most bytes one octref call may allocate.
+
+    :func:`set_memory_limit` if it was called, else the ``OCTREF_MEMORY_LIMIT``
+    environment variable (bytes, or with a K/M/G/T suffix), else 4 GiB.
+    """
+    if _memory_limit is not None:
+        return _memory_limit
+    text = os.environ.get("OCTREF_MEMORY_LIMIT")
+    return DEFAULT_MEMORY_LIMIT if not text else _parse_bytes(text)
 
 
-# --------------------------------------------------------------------------- arrays
+def set_memory_limit(nbytes):
+    """Set the limit of :func:`memory_limit` (an int of bytes), or None for the default.
 
-def _numeric_array(value, name):
-    """``value`` as an ndarray of a real numeric dtype, or a TypeError naming it."""
-    if value is None:
-        raise TypeError(f"{name} must be an array, got None")
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real numeric array: {exc}") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must have a real numeric dtype (float, int or bool), "
-                        f"got dtype {array.dtype}")
-    return array
+    Returns the previous setting, so a caller can restore it.
+    """
+    global _memory_limit
+    previous = _memory_limit
+    _memory_limit = None if nbytes is None else check_int(nbytes, "nbytes", minimum=1)
+    return previous
 
 
-def _compute_dtype(*arrays):
-    """The dtype the output follows: the inputs' float dtype, float64 for integers."""
+def _human(nbytes):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def check_memory(nbytes, what):
+    """Refuse (``MemoryLimitError``) a call that would allocate more than the limit.
+
+    Parameters
+    ----------
+    nbytes : int
+        The estimated working memory of the call.
+    what : str
+        What needs it, for the message (e.g. "conv_forward's output").
+    """
+    limit = memory_limit()
+    if nbytes > limit:
+        raise MemoryLimitError(
+            f"{what} needs {_human(nbytes)}, more than octref's memory limit of "
+            f"{_human(limit)}; raise it with OCTREF_MEMORY_LIMIT (e.g. 16G) or "
+            f"octref.contract.set_memory_limit(nbytes) if the machine has the memory")
+
+
+# --------------------------------------------------------------------------- dtypes
+
+def compute_dtype(*arrays):
+    """(compute dtype, output dtype) of a call on these arrays.
+
+    The inputs' float dtype; float64 for integer and boolean inputs; float16
+    computes in float32 and is rounded back to float16 at the end.
+    """
     floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
-    return np.result_type(*floats) if floats else np.dtype(np.float64)
+    out = np.result_type(*floats) if floats else np.dtype(np.float64)
+    return (np.dtype(np.float32) if out == np.float16 else out), out
+
+
+def _cast(array, dtype, private):
+    """``array`` in ``dtype``; a copy of its own when ``private``, else maybe a view."""
+    if private:
+        return np.array(array, dtype=dtype, copy=True, order="C")
+    return array.astype(dtype, copy=False)
 
 
 def _ndim4(array, name, layout):
@@ -105,39 +151,77 @@ def _ndim4(array, name, layout):
     return array
 
 
+# --------------------------------------------------------------------------- caches
+
+class Cache(NamedTuple):
+    """What a forward leaves for its backward; the same layout in every implementation.
+
+    Attributes
+    ----------
+    made_by : str
+        The forward that made it, e.g. ``"octref.loops.octconv_forward"``; a
+        backward refuses a cache made by another function.
+    x, w :
+        The forward's input and weights, cast to the compute dtype and copied
+        (octref's own arrays; None where an implementation keeps ``saved``
+        instead).
+    has_bias : bool or dict
+        Whether the forward had a bias (octave: ``{"high": bool, "low": bool}``).
+    spec : ConvParams or OctaveSpec
+        The validated configuration.
+    saved : object
+        Whatever else the implementation keeps (None for most).
+    """
+
+    made_by: str
+    x: object
+    w: object
+    has_bias: object
+    spec: object
+    saved: object = None
+
+
+def check_cache(cache, made_by):
+    """``cache`` if ``made_by`` made it, else a TypeError naming who did."""
+    if not isinstance(cache, Cache):
+        raise TypeError(f"cache must be the cache returned by {made_by}, got "
+                        f"{type(cache).__name__}")
+    if cache.made_by != made_by:
+        raise TypeError(f"cache was made by {cache.made_by}, not by {made_by}: pass it to "
+                        f"the backward of the function that made it")
+    return cache
+
+
 # --------------------------------------------------------------------------- conv
 
 @dataclass(frozen=True)
 class ConvParams:
-    """Validated hyper-parameters of a plain convolution (all pairs are (rows, cols))."""
+    """Validated hyper-parameters of a plain convolution (all pairs are (rows, cols)).
+
+    ``dtype`` is the compute dtype, ``out_dtype`` the dtype of the results.
+    """
 
     stride: tuple
     padding: tuple
     dilation: tuple
     groups: int
     out_size: tuple
+    dtype: np.dtype = np.dtype(np.float64)
+    out_dtype: np.dtype = np.dtype(np.float64)
 
 
-def conv_output_size(size, kernel, stride, padding, dilation):
-    """H' = floor((H + 2 pad - d (k - 1) - 1) / s) + 1, per axis."""
-    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                 for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
-
-
-def check_conv_args(x, w, b, stride, padding, dilation, groups):
+def check_conv_args(x, w, b, stride, padding, dilation, groups, *, private=True):
     """Validate a plain convolution call.
 
-    Returns ``(x, w, b, params)``: the arrays in the compute dtype (the input's
-    float dtype, float64 for integers) and a :class:`ConvParams`.
+    Returns ``(x, w, b, params)``: the arrays in the compute dtype (copies of
+    their own when ``private``) and a :class:`ConvParams`.
     """
-    x = _ndim4(_numeric_array(x, "x"), "x", "(N, C, H, W)")
-    w = _ndim4(_numeric_array(w, "w"), "w", "(C_out, C_in / groups, kh, kw)")
-    groups = _int(groups, "groups")
-    if groups < 1:
-        raise ValueError(f"groups must be >= 1, got {groups}")
-    stride = _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
-    dilation = _pair(dilation, "dilation", 1)
+    x = _ndim4(real_array(x, "x"), "x", "(N, C, H, W)")
+    w = _ndim4(real_array(w, "w"), "w", "(C_out, C_in / groups, kh, kw)")
+    groups = check_int(groups, "groups", minimum=1)
+    stride = check_pair(stride, "stride", 1)
+    padding = check_pair(padding, "padding", 0)
+    dilation = check_pair(dilation, "dilation", 1)
     n, c_in, height, width = x.shape
     c_out = w.shape[0]
     if c_in % groups or c_out % groups:
@@ -153,14 +237,16 @@ def check_conv_args(x, w, b, stride, padding, dilation, groups):
     if min(out_size) < 1:
         raise ValueError(f"w: the kernel {w.shape[2:]} with dilation {dilation} is larger than "
                          f"the padded input {(height + 2 * padding[0], width + 2 * padding[1])}")
-    dtype = _compute_dtype(x)
+    dtype, out_dtype = compute_dtype(x)
+    check_memory(dtype.itemsize * (x.size + n * c_out * out_size[0] * out_size[1]),
+                 f"a convolution of x {x.shape} with w {w.shape} (its input copy and output)")
     if b is not None:
-        b = _numeric_array(b, "b")
+        b = real_array(b, "b")
         if b.shape != (c_out,):
             raise ValueError(f"b must have shape (C_out,) = ({c_out},), got {b.shape}")
-        b = b.astype(dtype, copy=False)
-    params = ConvParams(stride, padding, dilation, groups, out_size)
-    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b, params
+        b = _cast(b, dtype, private)
+    params = ConvParams(stride, padding, dilation, groups, out_size, dtype, out_dtype)
+    return _cast(x, dtype, private), _cast(w, dtype, private), b, params
 
 
 # --------------------------------------------------------------------------- octconv
@@ -179,83 +265,75 @@ class OctaveSpec:
         k, the side of the square kernel.
     downsample : str
         "avgpool" (Eq. 4) or "strided" (the H->L path as a stride-2 convolution).
-    paths : tuple of str
-        The present paths, a subset of ("hh", "hl", "lh", "ll").
-    groups : dict
-        The ``groups`` each present path convolves with (depthwise: the path's
-        input channels).
-    depthwise : bool
-        groups equals the total input channels (and exceeds 1).
+    layout : OctaveLayout
+        Which paths exist and their groups (:func:`octref.octave.octave_layout`).
     in_size, out_size : dict
-        Spatial sizes (rows, cols) of the "h" and "l" maps; absent groups missing.
-    out_channels : dict
-        Channels of the "h" and "l" outputs; absent groups missing.
+        Spatial sizes (rows, cols) of the ``"high"`` and ``"low"`` maps; absent
+        groups missing.
     batch : int
         N, the batch size.
-    dtype : numpy dtype
-        The compute dtype (the input's float dtype, float64 for integers).
+    dtype, out_dtype : numpy dtype
+        The compute dtype and the dtype of the results.
     """
 
     stride: int
     padding: int
     kernel: int
     downsample: str
-    paths: tuple
-    groups: dict
-    depthwise: bool
+    layout: OctaveLayout
     in_size: dict
     out_size: dict
-    out_channels: dict
     batch: int
     dtype: np.dtype
+    out_dtype: np.dtype
+
+    @property
+    def paths(self):
+        """The present paths, a subset of ("hh", "hl", "lh", "ll")."""
+        return self.layout.paths
+
+    @property
+    def path_groups(self):
+        """``{path: groups}`` of the present paths."""
+        return self.layout.path_groups
+
+    @property
+    def depthwise(self):
+        return self.layout.depthwise
+
+    @property
+    def out_channels(self):
+        """``{group: channels}`` of the present output groups."""
+        return {g: c for g, c in self.layout.out_channels.items() if c > 0}
 
 
 def _octave_arrays(x, name):
     if not isinstance(x, tuple) or len(x) != 2:
         raise TypeError(f"{name} must be an Octave(high, low), got {type(x).__name__}")
     arrays = {}
-    for group, value in zip("hl", x):
-        field = f"{name}.{'high' if group == 'h' else 'low'}"
+    for group, value in zip(GROUPS, x):
+        field = f"{name}.{group}"
         if value is not None:
-            arrays[group] = _ndim4(_numeric_array(value, field), field, "(N, C, H, W)")
+            arrays[group] = _ndim4(real_array(value, field), field, "(N, C, H, W)")
     return arrays
 
 
-def check_octconv_args(x, w, b, stride, padding, groups, downsample):
-    """Validate an octave convolution call.
-
-    Returns ``(x, w, b, spec)``: ``x`` an :class:`Octave`, ``w`` an
-    :class:`OctaveWeights` and ``b`` an :class:`Octave` of biases (or None), all
-    in the compute dtype, and an :class:`OctaveSpec`.
-    """
-    xs = _octave_arrays(x, "x")
-    if not xs:
-        raise ValueError("x must have at least one group: x.high and x.low are both None")
+def _weight_arrays(w):
     if not isinstance(w, tuple) or len(w) != 4:
         raise TypeError(f"w must be an OctaveWeights(hh, hl, lh, ll), got {type(w).__name__}")
     ws = {}
     for path, value in zip(PATHS, w):
         if value is not None:
-            ws[path] = _ndim4(_numeric_array(value, f"w.{path}"), f"w.{path}",
+            ws[path] = _ndim4(real_array(value, f"w.{path}"), f"w.{path}",
                               "(C_out_part, C_in_part / groups, k, k)")
     if not ws:
         raise ValueError("w must have at least one weight: all of w.hh, w.hl, w.lh, w.ll are None")
+    return ws
 
-    stride = _int(stride, "stride")
-    if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2 (pooling before every path), got {stride}")
-    groups = _int(groups, "groups")
-    if groups < 1:
-        raise ValueError(f"groups must be >= 1, got {groups}")
-    if downsample not in DOWNSAMPLE_MODES:
-        raise ValueError(f"downsample must be one of {DOWNSAMPLE_MODES}, got {downsample!r}")
-    if downsample == "strided" and stride != 1:
-        raise ValueError("downsample='strided' replaces the pooling of the H->L path by a "
-                         f"stride-2 convolution and needs stride=1, got stride={stride}")
 
-    # Input shapes: same batch, low map ceil(H/2) x ceil(W/2) of the high map.
-    if "h" in xs and "l" in xs:
-        high, low = xs["h"].shape, xs["l"].shape
+def _check_input_shapes(xs):
+    if "high" in xs and "low" in xs:
+        high, low = xs["high"].shape, xs["low"].shape
         if high[0] != low[0]:
             raise ValueError(f"x.high and x.low must have the same batch size, got "
                              f"{high[0]} and {low[0]}")
@@ -266,113 +344,147 @@ def check_octconv_args(x, w, b, stride, padding, groups, downsample):
                              f"shape {high}, got {low}")
     for group, array in xs.items():
         if min(array.shape) == 0:
-            raise ValueError(f"x.{'high' if group == 'h' else 'low'} must not be empty, "
-                             f"got shape {array.shape}")
-    c_in = {group: array.shape[1] for group, array in xs.items()}
+            raise ValueError(f"x.{group} must not be empty, got shape {array.shape}")
 
-    # Which paths exist: input group present, output group present (some weight
-    # writes to it), and not a crossing path of a depthwise layer.
-    out_groups = {dst for (_, dst) in ws}
-    depthwise = groups > 1 and groups == sum(c_in.values())
-    paths = tuple(p for p in PATHS
-                  if p[0] in xs and p[1] in out_groups and not (depthwise and p[0] != p[1]))
+
+def _output_channels(ws):
+    """{group: channels} each output group gets, read off the weights into it."""
+    c_out = {}
+    for path, weight in ws.items():
+        dst = path_ends(path)[1]
+        if min(weight.shape) == 0:
+            raise ValueError(f"w.{path} must not be empty, got shape {weight.shape}")
+        if c_out.setdefault(dst, weight.shape[0]) != weight.shape[0]:
+            raise ValueError(f"w: the paths into the {dst} output disagree on its channels: "
+                             f"w.{path} has {weight.shape[0]}, another path {c_out[dst]}")
+    return c_out
+
+
+def _check_paths(ws, xs, layout):
+    """The weights given are exactly the layout's paths."""
     for path in PATHS:
-        src, dst = path
-        if path in ws and path not in paths:
+        src, dst = path_ends(path)
+        if path in ws and path not in layout.paths:
             if src not in xs:
-                why = f"x.{'high' if src == 'h' else 'low'} is None"
+                why = f"x.{src} is None"
             else:
-                why = f"the layer is depthwise (groups={groups} == input channels)"
+                why = f"the layer is depthwise (groups={layout.groups} == input channels)"
             raise ValueError(f"w.{path} is given but the {PATH_NAMES[path]} path is absent: {why}")
-        if path in paths and path not in ws:
+        if path in layout.paths and path not in ws:
             raise ValueError(f"w.{path} is None but the {PATH_NAMES[path]} path is present "
-                             f"(x has a {'high' if src == 'h' else 'low'} group and another "
-                             f"weight writes the {'high' if dst == 'h' else 'low'} output)")
-    for dst in out_groups:
-        if not any(p[1] == dst for p in paths):
-            raise ValueError(f"w: the {'high' if dst == 'h' else 'low'} output group has "
-                             "weights but no path feeds it")
+                             f"(x has a {src} group and another weight writes the {dst} output)")
 
-    # Kernel: square, the same on every path.
-    kernels = {ws[p].shape[2:] for p in paths}
+
+def _check_kernel(ws):
+    kernels = {weight.shape[2:] for weight in ws.values()}
     if len(kernels) != 1:
         raise ValueError(f"w: every path must have the same kernel size, got {sorted(kernels)}")
     kh, kw = kernels.pop()
     if kh != kw:
         raise ValueError(f"w: kernels must be square (k, k), got ({kh}, {kw})")
-    k = kh
-    if k < 1:
-        raise ValueError(f"w: kernel size must be >= 1, got {k}")
+    return kh
 
-    # Channels and groups, path by path.
-    path_groups = {}
-    c_out = {}
-    for path in paths:
-        src, dst = path
-        g = c_in[src] if depthwise else groups
-        weight = ws[path]
-        if c_in[src] % g or weight.shape[0] % g:
-            raise ValueError(f"groups={groups} must divide the input ({c_in[src]}) and output "
-                             f"({weight.shape[0]}) channels of the {PATH_NAMES[path]} path")
-        if weight.shape[1] * g != c_in[src]:
-            field = "x.high" if src == "h" else "x.low"
-            raise ValueError(f"w.{path} must have shape (C_out_part, C_in_part / groups, k, k) = "
-                             f"({weight.shape[0]}, {c_in[src] // g}, {k}, {k}) for {field} with "
-                             f"{c_in[src]} channels and groups={g}, got {weight.shape}")
-        if c_out.setdefault(dst, weight.shape[0]) != weight.shape[0]:
-            raise ValueError(f"w: the paths into the {'high' if dst == 'h' else 'low'} output "
-                             f"disagree on its channels: w.{path} has {weight.shape[0]}, "
-                             f"another path {c_out[dst]}")
-        if min(weight.shape) == 0:
-            raise ValueError(f"w.{path} must not be empty, got shape {weight.shape}")
-        path_groups[path] = g
 
-    # Padding. Maps only line up when every path preserves size, so a layer with
-    # more than one path, or one that crosses frequencies, needs odd k and (k-1)/2.
-    single_group = paths in (("hh",), ("ll",))
+def check_octave_options(stride, groups, downsample):
+    """(stride, groups, downsample) of an octave convolution, checked."""
+    stride = check_int(stride, "stride")
+    if stride not in (1, 2):
+        raise ValueError(f"stride must be 1 or 2 (pooling before every path), got {stride}")
+    groups = check_int(groups, "groups", minimum=1)
+    downsample = check_choice(downsample, "downsample", DOWNSAMPLE_MODES)
+    if downsample == "strided" and stride != 1:
+        raise ValueError("downsample='strided' replaces the pooling of the H->L path by a "
+                         f"stride-2 convolution and needs stride=1, got stride={stride}")
+    return stride, groups, downsample
+
+
+def check_padding(padding, k, paths):
+    """The padding of an octave convolution: (k-1)/2 unless the layer has one plain path."""
+    # Maps only line up when every path preserves size, so a layer with more
+    # than one path, or one that crosses frequencies, needs odd k and (k-1)/2.
     if padding is None:
         if k % 2 == 0:
             raise ValueError(f"padding=None means size-preserving (k-1)/2 and needs an odd "
                              f"kernel, got k={k}")
-        padding = (k - 1) // 2
-    padding = _int(padding, "padding")
-    if padding < 0:
-        raise ValueError(f"padding must be >= 0, got {padding}")
-    if not single_group and (k % 2 == 0 or padding != (k - 1) // 2):
+        return (k - 1) // 2
+    padding = check_int(padding, "padding", minimum=0)
+    if paths not in (("hh",), ("ll",)) and (k % 2 == 0 or padding != (k - 1) // 2):
         raise ValueError(f"padding must be (k-1)/2 = {(k - 1) / 2:g} with an odd kernel "
                          f"(got k={k}, padding={padding}): the high and low maps only line up "
                          "when every path preserves size")
+    return padding
+
+
+def _check_biases(b, c_out, dtype, private):
+    if b is None:
+        return None
+    if not isinstance(b, tuple) or len(b) != 2:
+        raise TypeError(f"b must be an Octave(high, low) of bias vectors, got "
+                        f"{type(b).__name__}")
+    biases = []
+    for group, value in zip(GROUPS, b):
+        field = f"b.{group}"
+        if value is None:
+            biases.append(None)
+            continue
+        if group not in c_out:
+            raise ValueError(f"{field} is given but the layer has no {group} output")
+        value = real_array(value, field)
+        if value.shape != (c_out[group],):
+            raise ValueError(f"{field} must have shape ({c_out[group]},), got {value.shape}")
+        biases.append(_cast(value, dtype, private))
+    return Octave(*biases)
+
+
+def check_octconv_args(x, w, b, stride, padding, groups, downsample, *, private=True):
+    """Validate an octave convolution call.
+
+    Returns ``(x, w, b, spec)``: ``x`` an :class:`Octave`, ``w`` an
+    :class:`OctaveWeights` and ``b`` an :class:`Octave` of biases (or None), all
+    in the compute dtype (copies of their own when ``private``), and an
+    :class:`OctaveSpec`.
+    """
+    xs = _octave_arrays(x, "x")
+    if not xs:
+        raise ValueError("x must have at least one group: x.high and x.low are both None")
+    ws = _weight_arrays(w)
+    stride, groups, downsample = check_octave_options(stride, groups, downsample)
+    _check_input_shapes(xs)
+
+    c_in = {g: xs[g].shape[1] if g in xs else 0 for g in GROUPS}
+    c_out = _output_channels(ws)
+    layout = octave_layout(tuple(c_in.values()), tuple(c_out.get(g, 0) for g in GROUPS),
+                           groups)
+    _check_paths(ws, xs, layout)
+    k = _check_kernel(ws)
+    for path in layout.paths:
+        expected = layout.weight_shape(path, k)
+        if ws[path].shape != expected:
+            src = path_ends(path)[0]
+            raise ValueError(f"w.{path} must have shape (C_out_part, C_in_part / groups, k, k) = "
+                             f"{expected} for x.{src} with {c_in[src]} channels and "
+                             f"groups={layout.path_groups[path]}, got {ws[path].shape}")
+    padding = check_padding(padding, k, layout.paths)
 
     in_size = {group: array.shape[2:] for group, array in xs.items()}
-    out_size = _octave_out_size(paths, in_size, stride, padding, k)
+    out_size = octave_output_sizes(layout.paths, in_size, k, stride, padding)
     if min(min(size) for size in out_size.values()) < 1:
         raise ValueError(f"w: the kernel ({k}, {k}) is larger than the padded input "
                          f"(sizes {in_size}, stride {stride}, padding {padding})")
-
-    dtype = _compute_dtype(*xs.values())
-    x = Octave(*(xs[g].astype(dtype, copy=False) if g in xs else None for g in "hl"))
-    w = OctaveWeights(*(ws[p].astype(dtype, copy=False) if p in ws else None for p in PATHS))
-    if b is not None:
-        if not isinstance(b, tuple) or len(b) != 2:
-            raise TypeError(f"b must be an Octave(high, low) of bias vectors, got "
-                            f"{type(b).__name__}")
-        biases = []
-        for group, value in zip("hl", b):
-            field = f"b.{'high' if group == 'h' else 'low'}"
-            if value is None:
-                biases.append(None)
-                continue
-            if group not in c_out:
-                raise ValueError(f"{field} is given but the layer has no "
-                                 f"{'high' if group == 'h' else 'low'} output")
-            value = _numeric_array(value, field)
-            if value.shape != (c_out[group],):
-                raise ValueError(f"{field} must have shape ({c_out[group]},), got {value.shape}")
-            biases.append(value.astype(dtype, copy=False))
-        b = Octave(*biases)
+    dtype, out_dtype = compute_dtype(*xs.values())
     batch = next(iter(xs.values())).shape[0]
-    spec = OctaveSpec(stride, padding, k, downsample, paths, path_groups, depthwise,
-                      in_size, out_size, c_out, batch, dtype)
+    out_elements = sum(batch * c_out[g] * size[0] * size[1] for g, size in out_size.items())
+    in_elements = sum(array.size for array in xs.values())
+    check_memory(dtype.itemsize * (in_elements + out_elements),
+                 "an octave convolution of x "
+                 f"{tuple(xs[g].shape if g in xs else None for g in GROUPS)} "
+                 "(its input copy and output)")
+
+    x = Octave(*(_cast(xs[g], dtype, private) if g in xs else None for g in GROUPS))
+    w = OctaveWeights(*(_cast(ws[p], dtype, private) if p in ws else None for p in PATHS))
+    b = _check_biases(b, c_out, dtype, private)
+    spec = OctaveSpec(stride, padding, k, downsample, layout, in_size, out_size, batch,
+                      dtype, out_dtype)
     return x, w, b, spec
 
 
@@ -380,7 +492,7 @@ def check_octconv_args(x, w, b, stride, padding, groups, downsample):
 
 def check_grad(grad, shape, name, dtype):
     """An upstream gradient as an array of ``shape`` in ``dtype``, or a clear error."""
-    grad = _numeric_array(grad, name)
+    grad = real_array(grad, name)
     if grad.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {grad.shape}")
     return grad.astype(dtype, copy=False)
@@ -395,8 +507,8 @@ def check_octave_grad(dy, spec):
     if not isinstance(dy, tuple) or len(dy) != 2:
         raise TypeError(f"dy must be an Octave(high, low), got {type(dy).__name__}")
     grads = {}
-    for group, grad in zip("hl", dy):
-        name = f"dy.{'high' if group == 'h' else 'low'}"
+    for group, grad in zip(GROUPS, dy):
+        name = f"dy.{group}"
         if group not in spec.out_size:
             if grad is not None:
                 raise ValueError(f"{name} must be None: the layer has no such output")
@@ -406,34 +518,3 @@ def check_octave_grad(dy, spec):
         shape = (spec.batch, spec.out_channels[group]) + tuple(spec.out_size[group])
         grads[group] = check_grad(grad, shape, name, spec.dtype)
     return grads
-
-
-def _octave_out_size(paths, in_size, stride, padding, k):
-    """Output sizes of the high and low maps.
-
-    A single-group layer is a plain convolution of the (pooled, at stride 2)
-    map. Otherwise every path preserves size, so the high output is the high
-    input size (pooled at stride 2) and the low output is half of that (ceil).
-    Without a high input the high output is twice the low input, which is
-    what nearest upsampling of L->H produces.
-    """
-    if len(paths) == 1 and paths[0] in ("hh", "ll"):
-        group = paths[0][0]
-        size = in_size[group]
-        if stride == 2:
-            size = (ceil_half(size[0]), ceil_half(size[1]))
-        return {group: tuple(n + 2 * padding - k + 1 for n in size)}
-    if "h" in in_size:
-        high = in_size["h"]
-        if stride == 2:
-            high = (ceil_half(high[0]), ceil_half(high[1]))
-    else:
-        low = in_size["l"]
-        high = low if stride == 2 else (2 * low[0], 2 * low[1])
-    out_groups = {p[1] for p in paths}
-    out = {}
-    if "h" in out_groups:
-        out["h"] = tuple(high)
-    if "l" in out_groups:
-        out["l"] = (ceil_half(high[0]), ceil_half(high[1]))
-    return out

@@ -16,30 +16,28 @@ are multiply-accumulates (MACs) and leave pooling and upsampling out.
 octref's exact semantics: ``c_low = floor(alpha C)`` channels
 (:func:`~octref.octave.split_channels`), low maps of ceil(H/2) x ceil(W/2),
 the stride-2 pooling of every path's input, depthwise layers keeping only
-H->H and L->L; the sizes come from :mod:`octref.contract`, the same checks the
-implementations run. :func:`table1` puts the counted and the printed ratios
+H->H and L->L. The paths and sizes come from :mod:`octref.octave` and the
+option checks from :mod:`octref.contract`, the same the implementations use;
+no array is made, so a layer of any size can be counted. :func:`table1` puts the counted and the printed ratios
 side by side.
 """
 
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import numpy as np
+import math
 
-from octref.contract import (
-    PATHS,
+from octref.checks import check_alpha, check_bool, check_int, check_pair
+from octref.contract import check_octave_options, check_padding
+from octref.octave import (
+    GROUPS,
     ceil_half,
-    check_conv_args,
-    check_octconv_args,
     conv_output_size,
+    octave_layout,
+    octave_output_sizes,
+    path_ends,
     path_source,
     pooled_size,
-)
-from octref.octave import (
-    Octave,
-    OctaveWeights,
-    _check_alpha,
-    octave_weight_shapes,
     split_channels,
 )
 
@@ -78,7 +76,7 @@ def flops_ratio(alpha):
     ValueError
         alpha outside [0, 1].
     """
-    alpha = _check_alpha(alpha, "alpha")
+    alpha = check_alpha(alpha, "alpha")
     return 1.0 - 0.75 * alpha * (2.0 - alpha)
 
 
@@ -102,7 +100,7 @@ def memory_ratio(alpha):
     ValueError
         alpha outside [0, 1].
     """
-    alpha = _check_alpha(alpha, "alpha")
+    alpha = check_alpha(alpha, "alpha")
     return 1.0 - 0.75 * alpha
 
 
@@ -169,19 +167,6 @@ class LayerCost:
     def input_memory(self):
         """Input activation memory in elements."""
         return self.input_elements
-
-
-def _int_arg(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _shaped(shape):
-    """A read-only array of the given shape that takes no memory (for the contract checks)."""
-    return np.broadcast_to(np.zeros((), dtype=np.float64), shape)
 
 
 def _taps_in_bounds(n_out, n_in, k, stride, padding):
@@ -260,57 +245,57 @@ def octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out, he
     """
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("kernel_size", kernel_size), ("height", height), ("width", width),
-                        ("batch", batch), ("groups", groups)):
-        _int_arg(value, name)
-    c_in = dict(zip("hl", split_channels(in_channels, alpha_in)))
-    c_out = dict(zip("hl", split_channels(out_channels, alpha_out)))
+                        ("batch", batch)):
+        check_int(value, name, minimum=1)
+    count_padding = check_bool(count_padding, "count_padding")
+    stride, groups, downsample = check_octave_options(stride, groups, downsample)
+    if groups > in_channels:
+        raise ValueError(f"groups must be <= in_channels ({in_channels}), got {groups}")
+    c_in = dict(zip(GROUPS, split_channels(in_channels, alpha_in)))
+    c_out = dict(zip(GROUPS, split_channels(out_channels, alpha_out)))
+    layout = octave_layout(tuple(c_in.values()), tuple(c_out.values()), groups)
     k = kernel_size
-    high_size, low_size = (height, width), (ceil_half(height), ceil_half(width))
-    x = Octave(_shaped((batch, c_in["h"], *high_size)) if c_in["h"] else None,
-               _shaped((batch, c_in["l"], *low_size)) if c_in["l"] else None)
-    shapes = octave_weight_shapes(in_channels, out_channels, k, alpha_in, alpha_out,
-                                  groups=groups)
-    weights = {p: _shaped(shape) for p, shape in zip(PATHS, shapes) if shape is not None}
-    _, _, _, spec = check_octconv_args(x, OctaveWeights(*(weights.get(p) for p in PATHS)),
-                                       None, stride, padding, groups, downsample)
+    padding = check_padding(padding, k, layout.paths)
+    in_sizes = {"high": (height, width), "low": (ceil_half(height), ceil_half(width))}
+    in_sizes = {g: size for g, size in in_sizes.items() if c_in[g]}
+    out_sizes = octave_output_sizes(layout.paths, in_sizes, k, stride, padding)
+    if min(min(size) for size in out_sizes.values()) < 1:
+        raise ValueError(f"kernel_size {k} is larger than the padded input (sizes {in_sizes}, "
+                         f"stride {stride}, padding {padding})")
 
     macs = {}
     pooled = set()  # (group, times): each pooling is done once and shared
-    for path in spec.paths:
-        src, dst = path
-        in_size = spec.in_size[src]
-        _, times = path_source(path, spec)
-        conv_stride = 2 if path == "hl" and spec.downsample == "strided" else 1
+    for path in layout.paths:
+        src, dst = path_ends(path)
+        _, times = path_source(path, stride, downsample)
+        conv_stride = 2 if path == "hl" and downsample == "strided" else 1
         for t in range(1, times + 1):
             pooled.add((src, t))
-        conv_in = pooled_size(in_size, times)
-        conv_out = conv_output_size(conv_in, (k, k), (conv_stride,) * 2, (spec.padding,) * 2,
-                                    (1, 1))
-        macs[path] = _conv_macs(batch, c_out[dst], c_in[src] // spec.groups[path], k, conv_in,
-                                conv_out, conv_stride, spec.padding, count_padding)
+        conv_in = pooled_size(in_sizes[src], times)
+        conv_out = conv_output_size(conv_in, (k, k), (conv_stride,) * 2, (padding,) * 2, (1, 1))
+        macs[path] = _conv_macs(batch, c_out[dst], c_in[src] // layout.path_groups[path], k,
+                                conv_in, conv_out, conv_stride, padding, count_padding)
     pool_adds = pool_multiplies = 0
     for src, times in pooled:
-        adds, multiplies = _pool_work(batch, c_in[src], pooled_size(spec.in_size[src], times - 1))
+        adds, multiplies = _pool_work(batch, c_in[src], pooled_size(in_sizes[src], times - 1))
         pool_adds += adds
         pool_multiplies += multiplies
 
-    out_shapes = {("high" if g == "h" else "low"): (batch, c_out[g], *spec.out_size[g])
-                  for g in "hl" if g in spec.out_size}
+    out_shapes = {g: (batch, c_out[g], *size) for g, size in out_sizes.items()}
     upsample_copies = 0
-    if "lh" in spec.paths and spec.stride == 1:
-        upsample_copies = int(np.prod(out_shapes["high"]))
+    if "lh" in layout.paths and stride == 1:
+        upsample_copies = _product(out_shapes["high"])
     merge_adds = 0
-    for g, name in (("h", "high"), ("l", "low")):
-        paths_in = sum(1 for p in spec.paths if p[1] == g)
-        merge_adds += max(0, paths_in - 1) * int(np.prod(out_shapes.get(name, (0,))))
-    in_shapes = {("high" if g == "h" else "low"): a.shape for g, a in zip("hl", x)
-                 if a is not None}
+    for group in GROUPS:
+        paths_in = sum(1 for p in layout.paths if path_ends(p)[1] == group)
+        merge_adds += max(0, paths_in - 1) * _product(out_shapes.get(group, (0,)))
+    in_shapes = {g: (batch, c_in[g], *size) for g, size in in_sizes.items()}
     return LayerCost(
         macs=macs, pool_adds=pool_adds, pool_multiplies=pool_multiplies,
         upsample_copies=upsample_copies, merge_adds=merge_adds,
-        input_elements=sum(int(np.prod(s)) for s in in_shapes.values()),
-        output_elements=sum(int(np.prod(s)) for s in out_shapes.values()),
-        weight_elements=sum(int(np.prod(weights[p].shape)) for p in spec.paths),
+        input_elements=sum(_product(s) for s in in_shapes.values()),
+        output_elements=sum(_product(s) for s in out_shapes.values()),
+        weight_elements=sum(_product(layout.weight_shape(p, k)) for p in layout.paths),
         input_shapes=in_shapes, output_shapes=out_shapes, count_padding=count_padding)
 
 
@@ -340,23 +325,35 @@ def conv_cost(in_channels, out_channels, kernel_size, height, width, *, batch=1,
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("kernel_size", kernel_size), ("height", height), ("width", width),
                         ("batch", batch), ("groups", groups)):
-        _int_arg(value, name)
-    if padding is None:
-        padding = (kernel_size - 1) // 2
+        check_int(value, name, minimum=1)
+    count_padding = check_bool(count_padding, "count_padding")
     k = kernel_size
-    w_shape = (out_channels, in_channels // groups if in_channels % groups == 0 else -1, k, k)
-    if w_shape[1] < 0:
-        raise ValueError(f"groups={groups} must divide in_channels ({in_channels})")
-    x = _shaped((batch, in_channels, height, width))
-    _, _, _, params = check_conv_args(x, _shaped(w_shape), None, stride, padding, 1, groups)
+    if padding is None:
+        padding = (k - 1) // 2
+    padding = check_pair(padding, "padding", 0)
+    stride = check_pair(stride, "stride", 1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide in_channels ({in_channels}) and "
+                         f"out_channels ({out_channels})")
+    out_size = conv_output_size((height, width), (k, k), stride, padding, (1, 1))
+    if min(out_size) < 1:
+        raise ValueError(f"kernel_size {k} is larger than the padded input "
+                         f"({height + 2 * padding[0]}, {width + 2 * padding[1]})")
     macs = _conv_macs(batch, out_channels, in_channels // groups, k, (height, width),
-                      params.out_size, params.stride[0], params.padding[0], count_padding)
-    out_shape = (batch, out_channels, *params.out_size)
+                      out_size, stride[0], padding[0], count_padding)
+    in_shape = (batch, in_channels, height, width)
+    out_shape = (batch, out_channels, *out_size)
+    w_shape = (out_channels, in_channels // groups, k, k)
     return LayerCost(macs={"conv": macs}, pool_adds=0, pool_multiplies=0, upsample_copies=0,
-                     merge_adds=0, input_elements=int(np.prod(x.shape)),
-                     output_elements=int(np.prod(out_shape)),
-                     weight_elements=int(np.prod(w_shape)), input_shapes={"x": x.shape},
+                     merge_adds=0, input_elements=_product(in_shape),
+                     output_elements=_product(out_shape),
+                     weight_elements=_product(w_shape), input_shapes={"x": in_shape},
                      output_shapes={"out": out_shape}, count_padding=count_padding)
+
+
+def _product(shape):
+    """The number of elements of a shape, as an exact Python int (no overflow)."""
+    return math.prod(int(n) for n in shape)
 
 
 # --------------------------------------------------------------------------- Table 1

@@ -47,17 +47,24 @@ from typing import NamedTuple
 import numpy as np
 
 from octref.contract import (
-    PATHS,
+    Cache,
     ConvParams,
+    check_cache,
     check_conv_args,
     check_grad,
     check_octave_grad,
     check_octconv_args,
+)
+from octref.octave import (
+    GROUPS,
+    PATHS,
+    Octave,
+    OctaveWeights,
     conv_output_size,
+    path_ends,
     path_source,
     pooled_size,
 )
-from octref.octave import Octave, OctaveWeights
 from octref.sampling import (
     pool2x2,
     pool2x2_backward,
@@ -434,7 +441,8 @@ def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     out = _conv(x, w, params)
     if b is not None:
         out += b[:, None, None]
-    return out, (x, w, b is not None, params)
+    cache = Cache("octref.im2col.conv_forward", x, w, b is not None, params)
+    return out.astype(params.out_dtype, copy=False), cache
 
 
 def conv_backward(dout, cache):
@@ -453,11 +461,13 @@ def conv_backward(dout, cache):
     dw : ndarray of shape (C_out, C_in / groups, kh, kw)
     db : ndarray of shape (C_out,), or None when the forward had no bias
     """
-    x, w, has_bias, params = cache
+    _, x, w, has_bias, params, _ = check_cache(cache, "octref.im2col.conv_forward")
     dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", w.dtype)
     dx, dw = _conv_backward(dout, x, w, params)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dw, db
+    out = params.out_dtype
+    return (dx.astype(out, copy=False), dw.astype(out, copy=False),
+            None if db is None else db.astype(out, copy=False))
 
 
 # --------------------------------------------------------------------------- octconv plan
@@ -482,7 +492,7 @@ def _pooled_input(x, source, cache):
     if source not in cache:
         group, times = source
         cache[source] = pool2x2(_pooled_input(x, (group, times - 1), cache)) if times else \
-            (x.high if group == "h" else x.low)
+            getattr(x, group)
     return cache[source]
 
 
@@ -500,7 +510,7 @@ def _octave_plan(x, w, spec):
     for path in spec.paths:
         if path == strided:
             continue
-        source = path_source(path, spec)
+        source = path_source(path, spec.stride, spec.downsample)
         block = _pooled_input(x, source, pooled)
         by_size.setdefault(block.shape[2:], []).append((path, source, block))
     pad = (spec.padding, spec.padding)
@@ -515,12 +525,12 @@ def _octave_plan(x, w, spec):
         params = ConvParams((1, 1), pad, (1, 1), 1,
                             conv_output_size(size, (spec.kernel,) * 2, (1, 1), pad, (1, 1)))
         products, paths = [], []
-        for dst in ("h", "l"):
+        for dst in GROUPS:
             into = sorted((sources.index(src), p) for p, src, _ in members
                           if _dst(p, spec) == dst)
             blocks_read = [a for a, _ in into]
             if (len(into) == 2 and blocks_read[1] == blocks_read[0] + 1
-                    and all(spec.groups[p] == 1 for _, p in into)):
+                    and all(spec.path_groups[p] == 1 for _, p in into)):
                 weight = np.concatenate([getattr(w, p) for _, p in into], axis=1)
                 products.append(_Product(weight, int(offsets[blocks_read[0]]),
                                          int(offsets[blocks_read[1] + 1]), 1))
@@ -528,12 +538,12 @@ def _octave_plan(x, w, spec):
             else:
                 for a, p in into:
                     products.append(_Product(getattr(w, p), int(offsets[a]),
-                                             int(offsets[a + 1]), spec.groups[p]))
+                                             int(offsets[a + 1]), spec.path_groups[p]))
                     paths.append((p,))
         # L->H at stride 1 writes a low-resolution map that is upsampled later.
         for a, p in [(sources.index(src), p) for p, src, _ in members if _dst(p, spec) == "up"]:
             products.append(_Product(getattr(w, p), int(offsets[a]), int(offsets[a + 1]),
-                                     spec.groups[p]))
+                                     spec.path_groups[p]))
             paths.append((p,))
         levels.append(_Level(blocks, sources, products, paths,
                              _grid(params, (spec.kernel,) * 2, size)))
@@ -544,11 +554,12 @@ def _dst(path, spec):
     """Where a path's product goes: "h", "l", or "up" (L->H at stride 1, upsampled into h)."""
     if path == "lh" and spec.stride == 1:
         return "up"
-    return path[1]
+    return path_ends(path)[1]
 
 
 def _strided_params(spec):
-    return ConvParams((2, 2), (spec.padding,) * 2, (1, 1), spec.groups["hl"], spec.out_size["l"])
+    return ConvParams((2, 2), (spec.padding,) * 2, (1, 1), spec.path_groups["hl"],
+                      spec.out_size["low"])
 
 
 # --------------------------------------------------------------------------- octconv
@@ -613,19 +624,21 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
                 y[dst] = out
     if strided:
         out = _im2col_conv(x.high, w.hl, _strided_params(spec))
-        y["l"] = y["l"] + out if "l" in y else out
+        y["low"] = y["low"] + out if "low" in y else out
     for out in upsampled:
-        if "h" in y:
-            _add_upsampled(y["h"], out)
+        if "high" in y:
+            _add_upsampled(y["high"], out)
         else:
-            y["h"] = upsample2x_nearest(out, spec.out_size["h"])
+            y["high"] = upsample2x_nearest(out, spec.out_size["high"])
     if b is not None:
-        for group, bias in zip("hl", b):
+        for group, bias in zip(GROUPS, b):
             if bias is not None:
                 y[group] += bias[:, None, None]
-    has_bias = {g: b is not None and bias is not None for g, bias in zip("hl", b or (None, None))}
-    cache = (spec, x, w, levels, has_bias)
-    return Octave(y.get("h"), y.get("l")), cache
+    has_bias = {g: b is not None and bias is not None
+                for g, bias in zip(GROUPS, b or (None, None))}
+    cache = Cache("octref.im2col.octconv_forward", x, w, has_bias, spec, levels)
+    y = Octave(*(y[g].astype(spec.out_dtype, copy=False) if g in y else None for g in GROUPS))
+    return y, cache
 
 
 def _add_upsampled(y, low):
@@ -675,15 +688,15 @@ def octconv_backward(dy, cache):
         ``db.high`` (C_out_high,), ``db.low`` (C_out_low,); None where the
         forward had no bias (None when it had none at all).
     """
-    spec, x, w, levels, has_bias = cache
+    _, x, w, has_bias, spec, levels = check_cache(cache, "octref.im2col.octconv_forward")
     dys = check_octave_grad(dy, spec)
     dsources, dws = {}, {}
     for level in levels:
         douts = []
         for paths in level.paths:
-            grad = dys[paths[0][1]]
+            grad = dys[path_ends(paths[0])[1]]
             if _dst(paths[0], spec) == "up":
-                grad = upsample2x_nearest_backward(grad, spec.in_size["l"])
+                grad = upsample2x_nearest_backward(grad, spec.in_size["low"])
             douts.append(grad)
         dblocks, dweights = _row_shift_backward(level.blocks, level.products, douts, level.grid)
         for source, dblock in zip(level.sources, dblocks):
@@ -695,11 +708,12 @@ def octconv_backward(dy, cache):
                 dws[p] = part
     dxs = {}
     if "hl" in spec.paths and spec.downsample == "strided":
-        dx_hl, dws["hl"] = _im2col_conv_backward(dys["l"], x.high, w.hl, _strided_params(spec))
-        dxs["h"] = dx_hl
+        dx_hl, dws["hl"] = _im2col_conv_backward(dys["low"], x.high, w.hl,
+                                                 _strided_params(spec))
+        dxs["high"] = dx_hl
     # A source pooled t times passes its gradient down through pool^T t times;
     # sources of one group share the trip from the deepest one up.
-    for group in "hl":
+    for group in GROUPS:
         depths = [t for g, t in dsources if g == group]
         if not depths:
             continue
@@ -719,9 +733,13 @@ def octconv_backward(dy, cache):
         dxs[group] = dxs[group] + grad if group in dxs else grad
     # An input group no path reads (a depthwise layer that drops it) gets zeros.
     dx = Octave(*(None if a is None else dxs[g] if g in dxs else np.zeros_like(a)
-                  for g, a in zip("hl", x)))
+                  for g, a in zip(GROUPS, x)))
     dw = OctaveWeights(*(dws.get(p) for p in PATHS))
     db = None
     if any(has_bias.values()):
-        db = Octave(*(dys[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in "hl"))
-    return dx, dw, db
+        db = Octave(*(dys[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in GROUPS))
+
+    def out(a):
+        return None if a is None else a.astype(spec.out_dtype, copy=False)
+    db = None if db is None else Octave(*map(out, db))
+    return Octave(*map(out, dx)), OctaveWeights(*map(out, dw)), db

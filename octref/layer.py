@@ -6,15 +6,27 @@ A thin stateful shell over the functional core: ``forward`` calls
 ``grads``. Nothing here computes anything the functions do not.
 """
 
+import importlib
 from typing import NamedTuple
 
 import numpy as np
 
-from octref import im2col, loops
-from octref.contract import DOWNSAMPLE_MODES
-from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
+from octref.checks import check_bool, check_choice
+from octref.contract import check_octave_options, check_padding
+from octref.octave import (
+    GROUPS,
+    Octave,
+    OctaveWeights,
+    init_octave_weights,
+    octave_weight_shapes,
+    path_ends,
+    split_channels,
+)
 
-__all__ = ["OctConv2d", "OctConvParams"]
+__all__ = ["OctConv2d", "OctConvParams", "IMPLEMENTATIONS"]
+
+#: The implementations a layer can run on, each a module of octref.
+IMPLEMENTATIONS = ("im2col", "loops")
 
 
 class OctConv2d:
@@ -38,6 +50,7 @@ class OctConv2d:
         One bias vector per output map (``b.high``, ``b.low``), zero-initialised.
     downsample : {"avgpool", "strided"}
     impl : {"im2col", "loops"}
+        Which implementation computes it (the module of that name).
     rng : numpy.random.Generator, optional
         For the He-normal weight initialisation.
     dtype : float dtype
@@ -64,31 +77,36 @@ class OctConv2d:
     def __init__(self, in_channels, out_channels, kernel_size, alpha_in, alpha_out, *,
                  stride=1, padding=None, groups=1, bias=True, downsample="avgpool",
                  impl="im2col", rng=None, dtype=np.float64):
-        if impl not in ("im2col", "loops"):
-            raise ValueError(f"impl must be 'im2col' or 'loops', got {impl!r}")
-        if downsample not in DOWNSAMPLE_MODES:
-            raise ValueError(f"downsample must be one of {DOWNSAMPLE_MODES}, got {downsample!r}")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be True or False, got {bias!r}")
+        impl = check_choice(impl, "impl", IMPLEMENTATIONS)
+        bias = check_bool(bias, "bias")
+        # Every option is checked here, at construction, with the checks the
+        # functions run at call time: a bad layer never reaches forward().
+        stride, groups, downsample = check_octave_options(stride, groups, downsample)
+        shapes = octave_weight_shapes(in_channels, out_channels, kernel_size, alpha_in,
+                                      alpha_out, groups=groups)
+        paths = tuple(p for p, shape in zip(OctaveWeights._fields, shapes) if shape is not None)
+        padding = check_padding(padding, kernel_size, paths)
         weights = init_octave_weights(in_channels, out_channels, kernel_size, alpha_in,
                                       alpha_out, groups=groups, rng=rng, dtype=dtype)
-        c_out_high, c_out_low = split_channels(out_channels, alpha_out)
         biases = None
         if bias:
-            biases = Octave(np.zeros(c_out_high, dtype) if weights.hh is not None
-                            or weights.lh is not None else None,
-                            np.zeros(c_out_low, dtype) if weights.hl is not None
-                            or weights.ll is not None else None)
+            # One bias per output map (the official code), for each group a path feeds.
+            fed = {path_ends(p)[1] for p in paths}
+            channels = split_channels(out_channels, alpha_out)
+            biases = Octave(*(np.zeros(c, dtype) if g in fed else None
+                              for g, c in zip(GROUPS, channels)))
         self.params = OctConvParams(weights, biases)
         self.grads = None
         self.options = {"stride": stride, "padding": padding, "groups": groups,
                         "downsample": downsample}
         self.impl = impl
-        self._module = im2col if impl == "im2col" else loops
+        self._module = importlib.import_module(f"octref.{impl}")
         self._cache = None
 
     def forward(self, x):
         """Y = OctConv(X) for an :class:`~octref.octave.Octave` x; keeps the cache."""
+        # A failed forward must not leave the previous call's cache for backward.
+        self._cache = None
         y, self._cache = self._module.octconv_forward(x, self.params.weights, self.params.bias,
                                                       **self.options)
         return y
@@ -96,7 +114,7 @@ class OctConv2d:
     def backward(self, dy):
         """Given dL/dY (an Octave), store dL/dparams in ``grads`` and return dL/dX."""
         if self._cache is None:
-            raise RuntimeError("backward called before forward")
+            raise RuntimeError("backward called before a successful forward")
         dx, dw, db = self._module.octconv_backward(dy, self._cache)
         self.grads = OctConvParams(dw, db)
         return dx

@@ -39,13 +39,14 @@ X^H[2p + i, 2q + j], the stride-2 convolution of the paper's Table 3.
 import numpy as np
 
 from octref.contract import (
-    PATHS,
+    Cache,
+    check_cache,
     check_conv_args,
     check_grad,
     check_octave_grad,
     check_octconv_args,
 )
-from octref.octave import Octave, OctaveWeights
+from octref.octave import GROUPS, PATHS, Octave, OctaveWeights, path_ends
 
 __all__ = ["conv_forward", "conv_backward", "octconv_forward", "octconv_backward",
            "high_to_low_literal"]
@@ -92,7 +93,7 @@ def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
             out[:, fs, p, q] += x[:, cs, row, col] @ w[fs, :, i, j].T
     if b is not None:
         out += b[:, None, None]
-    return out, (x, w, b is not None, params)
+    return out.astype(params.out_dtype, copy=False), Cache("octref.loops.conv_forward", x, w, b is not None, params)
 
 
 def conv_backward(dout, cache):
@@ -100,7 +101,7 @@ def conv_backward(dout, cache):
 
     Returns ``(dx, dw, db)`` shaped like x, w and b (db None without bias).
     """
-    x, w, has_bias, params = cache
+    _, x, w, has_bias, params, _ = check_cache(cache, "octref.loops.conv_forward")
     dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", x.dtype)
     c_in, c_out = x.shape[1], w.shape[0]
     per_in, per_out = c_in // params.groups, c_out // params.groups
@@ -112,7 +113,8 @@ def conv_backward(dout, cache):
             dx[:, cs, row, col] += dout[:, fs, p, q] @ w[fs, :, i, j]
             dw[fs, :, i, j] += dout[:, fs, p, q].T @ x[:, cs, row, col]
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dw, db
+    out = params.out_dtype
+    return dx.astype(out, copy=False), dw.astype(out, copy=False), None if db is None else db.astype(out, copy=False)
 
 
 # --------------------------------------------------------------------------- Eq. 3
@@ -172,7 +174,7 @@ def _octave_reads(path, spec, in_size):
     runs over N_k when the padding is (k - 1) / 2.
     """
     sizes = _octave_sizes(in_size)
-    out_h, out_w = spec.out_size[path[1]]
+    out_h, out_w = spec.out_size[path_ends(path)[1]]
     for p in range(out_h):
         for q in range(out_w):
             for tap_i in range(spec.kernel):
@@ -221,25 +223,22 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample)
     y = {}
     for path in spec.paths:
-        src, dst = path
-        x_src, w_path = _group_map(x, src), getattr(w, path)
+        src, dst = path_ends(path)
+        x_src, w_path = getattr(x, src), getattr(w, path)
         if dst not in y:
             y[dst] = np.zeros((spec.batch, w_path.shape[0]) + spec.out_size[dst],
                               dtype=x_src.dtype)
-        slices = _group_slices(x_src.shape[1], w_path.shape[0], spec.groups[path])
+        slices = _group_slices(x_src.shape[1], w_path.shape[0], spec.path_groups[path])
         for p, q, ti, tj, r, c, weight in _octave_reads(path, spec, x_src.shape[2:]):
             for cs, fs in slices:
                 y[dst][:, fs, p, q] += weight * (x_src[:, cs, r, c] @ w_path[fs, :, ti, tj].T)
     has_bias = {}
-    for group, bias in zip("hl", b or (None, None)):
+    for group, bias in zip(GROUPS, b or (None, None)):
         has_bias[group] = bias is not None
         if bias is not None:
             y[group] += bias[:, None, None]
-    return Octave(y.get("h"), y.get("l")), (x, w, spec, has_bias)
-
-
-def _group_map(octave, group):
-    return octave.high if group == "h" else octave.low
+    y = Octave(*(y[g].astype(spec.out_dtype, copy=False) if g in y else None for g in GROUPS))
+    return y, Cache("octref.loops.octconv_forward", x, w, has_bias, spec)
 
 
 def octconv_backward(dy, cache):
@@ -263,23 +262,28 @@ def octconv_backward(dy, cache):
     dx : Octave, dw : OctaveWeights, db : Octave or None
         Shaped like x, w and b; None exactly where the forward had None.
     """
-    x, w, spec, has_bias = cache
+    _, x, w, has_bias, spec, _ = check_cache(cache, "octref.loops.octconv_forward")
     grads = check_octave_grad(dy, spec)
-    dx = {g: np.zeros_like(a) for g, a in zip("hl", x) if a is not None}
+    dx = {g: np.zeros_like(a) for g, a in zip(GROUPS, x) if a is not None}
     dw = {}
     for path in spec.paths:
-        src, dst = path
-        x_src, w_path, dy_dst = _group_map(x, src), getattr(w, path), grads[dst]
+        src, dst = path_ends(path)
+        x_src, w_path, dy_dst = getattr(x, src), getattr(w, path), grads[dst]
         dw[path] = np.zeros_like(w_path)
-        slices = _group_slices(x_src.shape[1], w_path.shape[0], spec.groups[path])
+        slices = _group_slices(x_src.shape[1], w_path.shape[0], spec.path_groups[path])
         for p, q, ti, tj, r, c, weight in _octave_reads(path, spec, x_src.shape[2:]):
             for cs, fs in slices:
                 dx[src][:, cs, r, c] += weight * (dy_dst[:, fs, p, q] @ w_path[fs, :, ti, tj])
                 dw[path][fs, :, ti, tj] += weight * (dy_dst[:, fs, p, q].T @ x_src[:, cs, r, c])
     db = None
     if any(has_bias.values()):
-        db = Octave(*(grads[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in "hl"))
-    return (Octave(dx.get("h"), dx.get("l")), OctaveWeights(*(dw.get(p) for p in PATHS)), db)
+        db = Octave(*(grads[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in GROUPS))
+
+    def out(a):
+        return None if a is None else a.astype(spec.out_dtype, copy=False)
+    db = None if db is None else Octave(*map(out, db))
+    return (Octave(*(out(dx.get(g)) for g in GROUPS)),
+            OctaveWeights(*(out(dw.get(p)) for p in PATHS)), db)
 
 
 # --------------------------------------------------------------------------- the pitfall
@@ -310,8 +314,8 @@ def high_to_low_literal(x_high, w_hl, *, groups=1):
     w_hl = w.hl
     height, width = x_high.shape[2:]
     half = spec.kernel // 2
-    out = np.zeros((x_high.shape[0], w_hl.shape[0]) + spec.out_size["l"], dtype=x_high.dtype)
-    slices = _group_slices(x_high.shape[1], w_hl.shape[0], spec.groups["hl"])
+    out = np.zeros((x_high.shape[0], w_hl.shape[0]) + spec.out_size["low"], dtype=x_high.dtype)
+    slices = _group_slices(x_high.shape[1], w_hl.shape[0], spec.path_groups["hl"])
     for p in range(out.shape[2]):
         for q in range(out.shape[3]):
             for tap_i in range(spec.kernel):
@@ -323,4 +327,4 @@ def high_to_low_literal(x_high, w_hl, *, groups=1):
                         for cs, fs in slices:
                             out[:, fs, p, q] += (x_high[:, cs, r, c] @ w_hl[fs, :, tap_i, tap_j].T
                                                  / len(block))
-    return out
+    return out.astype(spec.out_dtype, copy=False)
