@@ -46,7 +46,8 @@ from octref.octave import (
 )
 
 __all__ = ["DOWNSAMPLE_MODES", "ConvParams", "check_conv_args", "OctaveSpec",
-           "check_octconv_args", "check_octave_options", "check_padding", "check_grad", "check_octave_grad", "Cache", "check_cache",
+           "check_octconv_args", "check_octave_options", "check_padding", "check_grad",
+           "check_octave_grad", "Cache", "check_cache",
            "MemoryLimitError", "memory_limit", "set_memory_limit", "check_memory",
            "compute_dtype"]
 

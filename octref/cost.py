@@ -18,14 +18,13 @@ octref's exact semantics: ``c_low = floor(alpha C)`` channels
 the stride-2 pooling of every path's input, depthwise layers keeping only
 H->H and L->L. The paths and sizes come from :mod:`octref.octave` and the
 option checks from :mod:`octref.contract`, the same the implementations use;
-no array is made, so a layer of any size can be counted. :func:`table1` puts the counted and the printed ratios
-side by side.
+no array is made, so a layer of any size can be counted. :func:`table1` puts
+the counted and the printed ratios side by side.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
-
-import math
 
 from octref.checks import check_alpha, check_bool, check_int, check_pair
 from octref.contract import check_octave_options, check_padding

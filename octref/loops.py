@@ -93,7 +93,8 @@ def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
             out[:, fs, p, q] += x[:, cs, row, col] @ w[fs, :, i, j].T
     if b is not None:
         out += b[:, None, None]
-    return out.astype(params.out_dtype, copy=False), Cache("octref.loops.conv_forward", x, w, b is not None, params)
+    cache = Cache("octref.loops.conv_forward", x, w, b is not None, params)
+    return out.astype(params.out_dtype, copy=False), cache
 
 
 def conv_backward(dout, cache):
@@ -114,7 +115,8 @@ def conv_backward(dout, cache):
             dw[fs, :, i, j] += dout[:, fs, p, q].T @ x[:, cs, row, col]
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     out = params.out_dtype
-    return dx.astype(out, copy=False), dw.astype(out, copy=False), None if db is None else db.astype(out, copy=False)
+    return (dx.astype(out, copy=False), dw.astype(out, copy=False),
+            None if db is None else db.astype(out, copy=False))
 
 
 # --------------------------------------------------------------------------- Eq. 3

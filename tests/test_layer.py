@@ -73,7 +73,7 @@ def test_layer_structure_and_errors():
     assert set(layer.params.arrays()) == {"w.hh", "w.hl", "w.lh", "w.ll"}
     depthwise = OctConv2d(8, 8, 3, 0.5, 0.5, groups=8, rng=np.random.default_rng(0))
     assert depthwise.params.weights.hl is None and depthwise.params.weights.hh.shape == (4, 1, 3, 3)
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(RuntimeError, match="before a successful forward"):
         layer.backward(Octave(None, None))
     with pytest.raises(ValueError, match="impl"):
         OctConv2d(8, 8, 3, 0.5, 0.5, impl="cuda")
