@@ -30,18 +30,20 @@ an order of magnitude above that error and far below any real mistake (a
 wrong index or a missing 1/count changes entries by O(1) relative).
 """
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from octref import im2col, loops
+from octref.checks import check_choice, check_int, check_real
+from octref.layer import IMPLEMENTATIONS
 from octref.octave import Octave, OctaveWeights
 
-__all__ = ["H", "RTOL", "ATOL", "rel_error", "eval_numerical_gradient_array",
+__all__ = ["STEP", "RTOL", "ATOL", "rel_error", "eval_numerical_gradient_array",
            "check_vjp", "check_directional", "GradCheckResult", "check_octconv_gradients"]
 
-#: Finite-difference step (see the module docstring for the error budget).
-H = 1e-5
+#: Finite-difference step h (see the module docstring for the error budget).
+STEP = 1e-5
 #: Relative tolerance of an element: ``|analytic - numeric| <= ATOL + RTOL |numeric|``.
 RTOL = 1e-5
 #: Absolute tolerance of an element.
@@ -69,6 +71,8 @@ def rel_error(a, b):
 
 
 def _require_float64(x, name):
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be a float64 array, got {type(x).__name__}")
     x = np.asarray(x)
     if x.dtype != np.float64:
         raise TypeError(f"{name} must be float64 for a gradient check (float32 round-off "
@@ -76,7 +80,38 @@ def _require_float64(x, name):
     return x
 
 
-def eval_numerical_gradient_array(f, x, df, h=H):
+def _check_step(h):
+    """The finite-difference step: a finite real number > 0."""
+    h = check_real(h, "h")
+    if h <= 0:
+        raise ValueError(f"h must be > 0, got {h}")
+    return h
+
+
+def _check_callable(f):
+    if not callable(f):
+        raise TypeError(f"f must be a callable f(x) -> ndarray, got {type(f).__name__}")
+    return f
+
+
+def _evaluate(f, x, shape):
+    """f(x) as a float64 array of exactly ``shape``: no silent broadcasting against df."""
+    out = np.asarray(f(x), dtype=np.float64)
+    if out.shape != shape:
+        raise ValueError(f"f(x) must have the shape of df, {shape}, got {out.shape}")
+    return out
+
+
+def _check_analytic(analytic, x):
+    if analytic is None or isinstance(analytic, (str, bytes)):
+        raise TypeError(f"analytic must be an array shaped like x, got {type(analytic).__name__}")
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != x.shape:
+        raise ValueError(f"analytic must have the shape of x, {x.shape}, got {analytic.shape}")
+    return analytic
+
+
+def eval_numerical_gradient_array(f, x, df, h=STEP):
     """Central-difference vector-Jacobian product ``J^T df`` of f at x.
 
     ``grad[k] = sum(df * (f(x + h e_k) - f(x - h e_k))) / (2 h)``.
@@ -95,16 +130,18 @@ def eval_numerical_gradient_array(f, x, df, h=H):
     -------
     ndarray shaped like x
     """
+    f = _check_callable(f)
     x = _require_float64(x, "x").copy()
     df = _require_float64(df, "df")
+    h = _check_step(h)
     grad = np.zeros_like(x)
     flat, grad_flat = x.reshape(-1), grad.reshape(-1)
     for k in range(flat.size):
         old = flat[k]
         flat[k] = old + h
-        plus = np.sum(np.asarray(f(x)) * df)
+        plus = np.sum(_evaluate(f, x, df.shape) * df)
         flat[k] = old - h
-        minus = np.sum(np.asarray(f(x)) * df)
+        minus = np.sum(_evaluate(f, x, df.shape) * df)
         flat[k] = old
         grad_flat[k] = (plus - minus) / (2 * h)
     return grad
@@ -139,7 +176,7 @@ class GradCheckResult:
                 f"max_abs_error={self.max_abs_error:.1e}")
 
 
-def check_vjp(f, x, df, analytic, *, name="grad", h=H):
+def check_vjp(f, x, df, analytic, *, name="grad", h=STEP):
     """Full check: every element of a hand-written VJP against central differences.
 
     Parameters
@@ -157,18 +194,15 @@ def check_vjp(f, x, df, analytic, *, name="grad", h=H):
     GradCheckResult
         passed when ``|analytic - numeric| <= ATOL + RTOL |numeric|`` everywhere.
     """
+    analytic = _check_analytic(analytic, _require_float64(x, "x"))
     numeric = eval_numerical_gradient_array(f, x, df, h)
-    analytic = np.asarray(analytic, dtype=np.float64)
-    if analytic.shape != numeric.shape:
-        raise ValueError(f"analytic must have the shape of x, {numeric.shape}, got "
-                         f"{analytic.shape}")
     error = np.abs(analytic - numeric)
     passed = bool(np.all(error <= ATOL + RTOL * np.abs(numeric)))
     return GradCheckResult(name, passed, float(error.max(initial=0.0)),
                            rel_error(analytic, numeric), "full")
 
 
-def check_directional(f, x, df, analytic, *, rng, name="grad", h=H):
+def check_directional(f, x, df, analytic, *, rng, name="grad", h=STEP):
     """Random-direction check: ``<t, J^T df> = <(f(x + h t) - f(x - h t)) / 2h, df>``.
 
     Two forward calls whatever the size of x, so it suits large inputs. A
@@ -191,18 +225,37 @@ def check_directional(f, x, df, analytic, *, rng, name="grad", h=H):
     GradCheckResult
         The two inner products compared with ``ATOL + RTOL |numeric|``.
     """
+    f = _check_callable(f)
     x = _require_float64(x, "x")
     df = _require_float64(df, "df")
+    analytic = _check_analytic(analytic, x)
+    h = _check_step(h)
+    rng = _check_rng(rng)
     t = rng.standard_normal(x.shape)
-    numeric = float(np.sum((np.asarray(f(x + h * t)) - np.asarray(f(x - h * t))) * df) / (2 * h))
-    projected = float(np.sum(t * np.asarray(analytic, dtype=np.float64)))
+    numeric = float(np.sum((_evaluate(f, x + h * t, df.shape) - _evaluate(f, x - h * t, df.shape))
+                           * df) / (2 * h))
+    projected = float(np.sum(t * analytic))
     error = abs(projected - numeric)
     return GradCheckResult(name, bool(error <= ATOL + RTOL * abs(numeric)), error,
                            rel_error(projected, numeric), "directional")
 
 
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def _fields(value, cls, name):
+    """A tuple of the right length as ``cls`` (Octave or OctaveWeights), else a TypeError."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(cls._fields):
+        raise TypeError(f"{name} must be a {cls.__name__}{cls._fields} (or a tuple of "
+                        f"{len(cls._fields)}), got {type(value).__name__}")
+    return cls(*value)
+
+
 def check_octconv_gradients(x, w, b=None, *, stride=1, padding=None, groups=1,
-                            downsample="avgpool", impl="im2col", full_limit=200, rng=None):
+                            downsample="avgpool", impl=None, full_limit=200, rng=None):
     """Check every gradient an octave convolution returns against finite differences.
 
     The scalar checked is ``L = <y.high, c.high> + <y.low, c.low>`` for a
@@ -216,8 +269,10 @@ def check_octconv_gradients(x, w, b=None, *, stride=1, padding=None, groups=1,
         float64 arrays, as for :func:`octref.im2col.octconv_forward`.
     stride, padding, groups, downsample
         As for the forward.
-    impl : {"im2col", "loops"}
-        Which implementation's backward to check.
+    impl : str, optional
+        Which implementation's backward to check, one of
+        :data:`octref.layer.IMPLEMENTATIONS` (the module of that name); the
+        package default (the first of them) when omitted.
     full_limit : int
     rng : numpy.random.Generator, optional
 
@@ -226,10 +281,13 @@ def check_octconv_gradients(x, w, b=None, *, stride=1, padding=None, groups=1,
     list of GradCheckResult
         One per returned gradient: "dx.high", "dx.low", "dw.hh", ..., "db.low".
     """
-    if impl not in ("im2col", "loops"):
-        raise ValueError(f"impl must be 'im2col' or 'loops', got {impl!r}")
-    module = im2col if impl == "im2col" else loops
-    rng = np.random.default_rng() if rng is None else rng
+    impl = IMPLEMENTATIONS[0] if impl is None else check_choice(impl, "impl", IMPLEMENTATIONS)
+    module = importlib.import_module(f"octref.{impl}")
+    rng = np.random.default_rng() if rng is None else _check_rng(rng)
+    full_limit = check_int(full_limit, "full_limit", minimum=0)
+    x = _fields(x, Octave, "x")
+    w = _fields(w, OctaveWeights, "w")
+    b = None if b is None else _fields(b, Octave, "b")
     params = {"high": x.high, "low": x.low}
     for field, value in zip(OctaveWeights._fields, w):
         params[field] = value

@@ -1,12 +1,13 @@
-"""The backward contract: loops == im2col == finite differences, for every gradient."""
+"""The backward contract: loops == im2col == rowshift == finite differences, every gradient."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from octref import Octave, OctaveWeights, im2col, init_octave_weights, loops
+from octref import Octave, OctaveWeights, init_octave_weights, loops
 from octref.gradcheck import check_octconv_gradients, check_vjp
+from tests.implementations import FAST, IMPLS, ids
 from tests.strategies import conv_problems, octconv_problems
 
 TIGHT = {"rtol": 1e-11, "atol": 1e-11}
@@ -26,15 +27,16 @@ def assert_tree_close(a, b, name):
             np.testing.assert_allclose(u, v, err_msg=f"{name}.{field}", **TIGHT)
 
 
-@given(octconv_problems(), st.integers(0, 2**32 - 1))
-@settings(max_examples=80)
-def test_loops_backward_equals_im2col_backward(problem, seed):
+@pytest.mark.parametrize("impl", FAST, ids=ids(FAST))
+@given(problem=octconv_problems(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60)
+def test_loops_backward_equals_the_others(impl, problem, seed):
     rng = np.random.default_rng(seed)
     y, cache_loops = loops.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
-    _, cache_fast = im2col.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
+    _, cache_fast = impl.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
     dy = random_like(rng, y)
     dx_a, dw_a, db_a = loops.octconv_backward(dy, cache_loops)
-    dx_b, dw_b, db_b = im2col.octconv_backward(dy, cache_fast)
+    dx_b, dw_b, db_b = impl.octconv_backward(dy, cache_fast)
     assert_tree_close(dx_a, dx_b, "dx")
     assert_tree_close(dw_a, dw_b, "dw")
     assert_tree_close(db_a, db_b, "db")
@@ -47,11 +49,13 @@ def test_loops_backward_equals_im2col_backward(problem, seed):
         assert [a is None for a in db_a] == [a is None for a in problem.b]
 
 
-@given(octconv_problems(max_size=6, max_channels=4), st.integers(0, 2**32 - 1))
-@settings(max_examples=40)
-def test_im2col_gradients_match_finite_differences(problem, seed):
+@pytest.mark.parametrize("impl", FAST, ids=ids(FAST))
+@given(problem=octconv_problems(max_size=6, max_channels=4), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=30)
+def test_gradients_match_finite_differences(impl, problem, seed):
+    name = impl.__name__.rsplit(".", 1)[1]
     results = check_octconv_gradients(problem.x, problem.w, problem.b, **problem.options,
-                                      impl="im2col", rng=np.random.default_rng(seed))
+                                      impl=name, rng=np.random.default_rng(seed))
     assert results and all(r.passed for r in results), "\n".join(map(str, results))
     expected = {f"dx.{n}" for n, a in zip(Octave._fields, problem.x) if a is not None}
     expected |= {f"dw.{n}" for n, a in zip(OctaveWeights._fields, problem.w) if a is not None}
@@ -71,29 +75,30 @@ def test_loops_gradients_match_finite_differences(problem, seed):
     assert results and all(r.passed for r in results), "\n".join(map(str, results))
 
 
-@given(conv_problems(max_size=6, max_channels=4), st.integers(0, 2**32 - 1))
-@settings(max_examples=40)
-def test_conv_backward_loops_im2col_finite_differences(problem, seed):
+@pytest.mark.parametrize("impl", FAST, ids=ids(FAST))
+@given(problem=conv_problems(max_size=6, max_channels=4), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=30)
+def test_conv_backward_equals_loops_and_finite_differences(impl, problem, seed):
     x, w, b, options = problem
     rng = np.random.default_rng(seed)
-    out, cache_fast = im2col.conv_forward(x, w, b, **options)
+    out, cache_fast = impl.conv_forward(x, w, b, **options)
     _, cache_loops = loops.conv_forward(x, w, b, **options)
     dout = rng.standard_normal(out.shape)
-    fast = im2col.conv_backward(dout, cache_fast)
+    fast = impl.conv_backward(dout, cache_fast)
     slow = loops.conv_backward(dout, cache_loops)
     for name, u, v in zip(("dx", "dw", "db"), fast, slow):
         assert (u is None) == (v is None) == (name == "db" and b is None)
         if u is not None:
             np.testing.assert_allclose(u, v, err_msg=name, **TIGHT)
     dx, dw, db = fast
-    assert check_vjp(lambda v: im2col.conv_forward(v, w, b, **options)[0], x, dout, dx).passed
-    assert check_vjp(lambda v: im2col.conv_forward(x, v, b, **options)[0], w, dout, dw).passed
+    assert check_vjp(lambda v: impl.conv_forward(v, w, b, **options)[0], x, dout, dx).passed
+    assert check_vjp(lambda v: impl.conv_forward(x, v, b, **options)[0], w, dout, dw).passed
     if b is not None:
-        assert check_vjp(lambda v: im2col.conv_forward(x, w, v, **options)[0], b, dout,
+        assert check_vjp(lambda v: impl.conv_forward(x, w, v, **options)[0], b, dout,
                          db).passed
 
 
-@pytest.mark.parametrize("impl", ["im2col", "loops"])
+@pytest.mark.parametrize("impl", ids(IMPLS))
 @pytest.mark.parametrize("options", [
     {"stride": 1}, {"stride": 2}, {"downsample": "strided"}, {"groups": 2},
 ])

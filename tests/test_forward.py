@@ -1,4 +1,4 @@
-"""The forward contract: loops (Eq. 3) == im2col (Eq. 4) == an independent scipy oracle."""
+"""The forward contract: loops (Eq. 3) == im2col (Eq. 4) == rowshift == a scipy oracle."""
 
 import numpy as np
 import pytest
@@ -7,10 +7,11 @@ from hypothesis import strategies as st
 
 import octref
 from octref import Octave, OctaveWeights, im2col, init_octave_weights, loops, split_channels
+from octref.layer import IMPLEMENTATIONS
 from tests import oracle
+from tests.implementations import FAST, IMPLS, ids
 from tests.strategies import conv_problems, octconv_problems
 
-IMPLS = [loops, im2col]
 # Float64 sums of at most a few hundred products: differences are round-off only.
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}
 
@@ -25,16 +26,18 @@ def assert_octaves_close(a, b, **tol):
 
 # --------------------------------------------------------------------------- agreement
 
-@given(octconv_problems())
-def test_loops_equal_im2col(problem):
+@pytest.mark.parametrize("impl", FAST, ids=ids(FAST))
+@given(problem=octconv_problems())
+def test_loops_equal_the_others(impl, problem):
     y_loops, _ = loops.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
-    y_fast, _ = im2col.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
+    y_fast, _ = impl.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
     assert_octaves_close(y_loops, y_fast)
 
 
-@given(octconv_problems())
-def test_im2col_equals_scipy_oracle(problem):
-    y, _ = im2col.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
+@given(problem=octconv_problems())
+def test_every_implementation_equals_scipy_oracle(impl, problem):
+    y, _ = impl.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
     weights = {name: a for name, a in zip(OctaveWeights._fields, problem.w) if a is not None}
     b_high, b_low = problem.b if problem.b is not None else (None, None)
     expected = oracle.octconv(problem.x.high, problem.x.low, weights, b_high, b_low,
@@ -52,16 +55,18 @@ def test_conv_loops_im2col_scipy_agree(problem):
         np.testing.assert_allclose(out, expected, err_msg=impl.__name__, **TIGHT)
 
 
-def test_top_level_names_are_im2col():
-    assert octref.octconv_forward is im2col.octconv_forward
-    assert octref.conv_forward is im2col.conv_forward
-    assert octref.octconv_backward is im2col.octconv_backward
-    assert octref.conv_backward is im2col.conv_backward
+def test_top_level_names_are_the_default_implementation():
+    default = IMPLS[0]
+    assert default.__name__ == f"octref.{IMPLEMENTATIONS[0]}"
+    assert octref.octconv_forward is default.octconv_forward
+    assert octref.conv_forward is default.conv_forward
+    assert octref.octconv_backward is default.octconv_backward
+    assert octref.conv_backward is default.conv_backward
 
 
 # --------------------------------------------------------------------------- special cases
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 @pytest.mark.parametrize("stride", [1, 2])
 def test_alpha_zero_is_plain_convolution(impl, stride):
     rng = np.random.default_rng(0)
@@ -77,7 +82,7 @@ def test_alpha_zero_is_plain_convolution(impl, stride):
     np.testing.assert_allclose(y.high, expected, **TIGHT)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 @pytest.mark.parametrize("size, stride, out_high, out_low", [
     ((8, 8), 1, (8, 8), (4, 4)),
     ((7, 5), 1, (7, 5), (4, 3)),
@@ -132,7 +137,7 @@ def test_eq3_by_hand_one_by_one_kernels():
         assert y.low[0, 0, 2, 2] == 25                    # odd corner: 1 pixel
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 def test_eq3_by_hand_three_by_three(impl):
     """H->L with k=3 reads the blocks of the neighbouring low pixels (2(p+i) + 0.5)."""
     x_high = np.arange(16.0).reshape(1, 1, 4, 4)
@@ -167,14 +172,16 @@ def test_literal_reading_differs_from_eq4_for_larger_kernels(k, size, seed):
     literal = loops.high_to_low_literal(x_high, w_hl)
     assert literal.shape == eq4.low.shape
     assert np.abs(literal - eq4.low).max() > 1e-3
-    # ...and octref's im2col computes Eq. 4, not the literal reading.
-    fast, _ = im2col.octconv_forward(Octave(x_high, None), OctaveWeights(None, w_hl, None, None))
-    np.testing.assert_allclose(fast.low, eq4.low, **TIGHT)
+    # ...and every other implementation of octref computes Eq. 4, not the literal reading.
+    for impl in FAST:
+        fast, _ = impl.octconv_forward(Octave(x_high, None),
+                                       OctaveWeights(None, w_hl, None, None))
+        np.testing.assert_allclose(fast.low, eq4.low, **TIGHT)
 
 
 # --------------------------------------------------------------------------- dtypes, purity
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 def test_float32_in_float32_out(impl):
     rng = np.random.default_rng(2)
     w = init_octave_weights(4, 4, 3, 0.5, 0.5, rng=rng)            # float64 weights
@@ -188,7 +195,7 @@ def test_float32_in_float32_out(impl):
     assert out.dtype == np.float32
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 def test_integer_input_computes_in_float64(impl):
     x = Octave(np.arange(2 * 4 * 4).reshape(1, 2, 4, 4), np.ones((1, 2, 2, 2), dtype=np.int32))
     w = OctaveWeights(*(np.ones((2, 2, 3, 3), dtype=np.int64) for _ in range(4)))

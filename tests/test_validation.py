@@ -1,11 +1,11 @@
-"""Bad input: a clear ValueError/TypeError that names the argument, from both implementations."""
+"""Bad input: a clear ValueError/TypeError that names the argument, from every implementation."""
 
 import numpy as np
 import pytest
 
-from octref import Octave, OctaveWeights, im2col, init_octave_weights, loops, split_channels
+from octref import Octave, OctaveWeights, init_octave_weights, split_channels
+from tests.implementations import IMPLS, ids
 
-IMPLS = [loops, im2col]
 RNG = np.random.default_rng(0)
 W = init_octave_weights(4, 4, 3, 0.5, 0.5, rng=RNG)
 X = Octave(RNG.standard_normal((2, 2, 6, 6)), RNG.standard_normal((2, 2, 3, 3)))
@@ -62,7 +62,7 @@ OCTCONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 @pytest.mark.parametrize("case", OCTCONV_CASES, ids=[c[0] for c in OCTCONV_CASES])
 def test_octconv_rejects_bad_input(impl, case):
     _, x, w, options, error, words = case
@@ -79,7 +79,7 @@ BIAS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 @pytest.mark.parametrize("case", BIAS_CASES, ids=[c[0] for c in BIAS_CASES])
 def test_octconv_rejects_bad_bias(impl, case):
     _, b, error, words = case
@@ -108,7 +108,7 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 @pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
 def test_conv_rejects_bad_input(impl, case):
     _, x, w, options, error, words = case
@@ -118,7 +118,7 @@ def test_conv_rejects_bad_input(impl, case):
         assert word in str(info.value), f"{word!r} not in {info.value}"
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
 def test_backward_rejects_wrong_gradient(impl):
     y, cache = impl.octconv_forward(X, W)
     with pytest.raises(ValueError, match="dy.low"):
