@@ -37,8 +37,9 @@ the same list, which makes it the adjoint by construction.
 
 Zero padding: a tap that falls outside the map it reads (for H->L, a block
 with no pixel inside X^H) reads an explicit 0.0, the empty read ``[]``, and
-that zero is multiplied by the weight as in every framework, so an infinite
-weight gives NaN on the border (0 * inf), not a silently skipped tap. A block
+that zero is multiplied by the weight, as in a convolution of a zero-padded
+map (PyTorch's conv2d, the scipy oracle of the tests): an infinite weight
+gives NaN on the border (0 * inf), not a silently skipped tap. A block
 that is partly inside is a real read: the mean of its pixels inside.
 
 Stride 2 moves every read one octave down, as the official code pools the
@@ -69,7 +70,7 @@ from octref.octave import Octave, OctaveWeights
 
 __all__ = ["conv_forward", "conv_backward", "octconv_forward", "octconv_backward",
            "high_to_low_literal", "pixel", "block_mean", "block_mean_of_block_means",
-           "high_to_high", "low_to_high", "low_to_low", "high_to_low"]
+           "high_to_high", "low_to_high", "low_to_low", "high_to_low", "EQ3_TERMS"]
 
 
 # --------------------------------------------------------------------------- reading a map
@@ -122,11 +123,11 @@ def block_mean(size, centre_row, centre_col):
 def block_mean_of_block_means(size, centre_row, centre_col):
     """The 2x2 block, centred at a half-integer position, of a map's 2x2 block means.
 
-    The map pooled twice, read at ((centre_row - 0.5) / 2, (centre_col - 0.5) / 2):
-    the block means form a grid of ceil(rows / 2) x ceil(cols / 2); this is the
-    :func:`block_mean` of that grid, each of its pixels itself the
-    :func:`block_mean` of the map at (2 row + 0.5, 2 col + 0.5). At odd edges
-    this is a mean of means, not a plain mean over a 4x4 block.
+    The map's block means form a grid of ceil(rows / 2) x ceil(cols / 2), its
+    pixel (r, c) being the :func:`block_mean` of the map at (2r + 0.5, 2c + 0.5).
+    This is the :func:`block_mean` of that grid centred at (centre_row,
+    centre_col): the map pooled twice. At an odd edge it is a mean of means,
+    not a plain mean over the 4x4 block.
 
     Parameters
     ----------
@@ -159,109 +160,17 @@ def _value(x, read):
     return value
 
 
-def _conv_groups(c_in, w):
-    """(input channels, output channels) slices of each convolution group of ``w``.
+def _conv_groups(in_channels, w):
+    """The (input channels, output channels) slices of each convolution group of ``w``.
 
-    ``w`` is (C_out, C_in / groups, ...), so groups = C_in / w.shape[1].
+    ``w`` is (C_out, C_in / groups, ...), so groups = C_in / w.shape[1]; group
+    g maps input channels g C_in/groups ... to output channels g C_out/groups ...
     """
     per_in = w.shape[1]
-    groups = c_in // per_in
+    groups = in_channels // per_in
     per_out = w.shape[0] // groups
     return [(slice(g * per_in, (g + 1) * per_in), slice(g * per_out, (g + 1) * per_out))
             for g in range(groups)]
-
-
-# --------------------------------------------------------------------------- plain conv
-
-def _conv_reads(out_size, in_size, kernel, stride, padding, dilation):
-    """(p, q, i, j, read) for every output pixel and tap: x[s p + d i - pad, s q + d j - pad]."""
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    for p in range(out_size[0]):
-        for q in range(out_size[1]):
-            for i in range(kernel[0]):
-                for j in range(kernel[1]):
-                    yield p, q, i, j, pixel(in_size, sh * p + dh * i - ph, sw * q + dw * j - pw)
-
-
-def _conv_output_size(in_size, kernel, stride, padding, dilation):
-    """H' = (H + 2 pad - d (kh - 1) - 1) // s + 1, per axis."""
-    return tuple((n + 2 * pad - d * (k - 1) - 1) // s + 1
-                 for n, k, s, pad, d in zip(in_size, kernel, stride, padding, dilation))
-
-
-def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """Grouped 2-D cross-correlation, one output pixel and tap at a time.
-
-    ``out[n, f, p, q] = b[f] + sum_{c, i, j} w[f, c, i, j]
-    x[n, g(f) C/G + c, s p + d i - pad, s q + d j - pad]``, with x zero outside.
-
-    Parameters
-    ----------
-    x : ndarray of shape (N, C_in, H, W)
-    w : ndarray of shape (C_out, C_in / groups, kh, kw)
-    b : ndarray of shape (C_out,), optional
-    stride, padding, dilation : int or (int, int)
-    groups : int
-
-    Returns
-    -------
-    out : ndarray of shape (N, C_out, H', W')
-        ``H' = (H + 2 pad - d (kh - 1) - 1) // s + 1``. Integer input is
-        computed in float64, float16 in float32 and rounded back.
-    cache : Cache
-        For :func:`conv_backward`.
-    """
-    x, w, b, params = check_conv_args(x, w, b, stride, padding, dilation, groups)
-    kernel = w.shape[2:]
-    out_size = _conv_output_size(x.shape[2:], kernel, params.stride, params.padding,
-                                 params.dilation)
-    out = np.zeros((x.shape[0], w.shape[0]) + out_size, dtype=params.dtype)
-    conv_groups = _conv_groups(x.shape[1], w)
-    for p, q, i, j, read in _conv_reads(out_size, x.shape[2:], kernel, params.stride,
-                                        params.padding, params.dilation):
-        x_read = _value(x, read)
-        for cs, fs in conv_groups:
-            out[:, fs, p, q] += x_read[:, cs] @ w[fs, :, i, j].T
-    if b is not None:
-        out += b[:, None, None]
-    cache = Cache("octref.loops.conv_forward", x, w, b is not None, params)
-    return out.astype(params.out_dtype, copy=False), cache
-
-
-def conv_backward(dout, cache):
-    """Gradients of :func:`conv_forward`, scattered back along the forward's reads.
-
-    Parameters
-    ----------
-    dout : ndarray of shape (N, C_out, H', W')
-    cache : Cache
-        From :func:`conv_forward`.
-
-    Returns
-    -------
-    dx, dw, db
-        Shaped like x, w and b; db is None without a bias.
-    """
-    _, x, w, has_bias, params, _ = check_cache(cache, "octref.loops.conv_forward")
-    kernel = w.shape[2:]
-    out_size = _conv_output_size(x.shape[2:], kernel, params.stride, params.padding,
-                                 params.dilation)
-    dout = check_grad(dout, (x.shape[0], w.shape[0]) + out_size, "dout", params.dtype)
-    dx, dw = np.zeros_like(x), np.zeros_like(w)
-    conv_groups = _conv_groups(x.shape[1], w)
-    for p, q, i, j, read in _conv_reads(out_size, x.shape[2:], kernel, params.stride,
-                                        params.padding, params.dilation):
-        x_read = _value(x, read)
-        dx_read = np.zeros_like(x_read)
-        for cs, fs in conv_groups:
-            dw[fs, :, i, j] += dout[:, fs, p, q].T @ x_read[:, cs]
-            dx_read[:, cs] = dout[:, fs, p, q] @ w[fs, :, i, j]
-        for row, col, weight in read:
-            dx[:, :, row, col] += weight * dx_read
-    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    out = params.out_dtype
-    return (dx.astype(out, copy=False), dw.astype(out, copy=False),
-            None if db is None else db.astype(out, copy=False))
 
 
 # --------------------------------------------------------------------------- Eq. 3
@@ -301,7 +210,7 @@ def high_to_high(x_high_size, y_high_size, spec):
     for p, q, i, j in _taps(y_high_size, spec.kernel, spec.padding):
         if spec.stride == 1:
             yield p, q, i, j, pixel(x_high_size, p + i, q + j)
-        else:
+        else:  # the block means of X^H at (p + i, q + j)
             yield p, q, i, j, block_mean(x_high_size, 2 * (p + i) + 0.5, 2 * (q + j) + 0.5)
 
 
@@ -319,7 +228,7 @@ def low_to_high(x_low_size, y_high_size, spec):
         if spec.stride == 1:
             p_low, q_low = p // 2, q // 2
             yield p, q, i, j, pixel(x_low_size, p_low + i, q_low + j)
-        else:
+        else:  # pooling X^L and upsampling the result cancel
             yield p, q, i, j, pixel(x_low_size, p + i, q + j)
 
 
@@ -334,7 +243,7 @@ def low_to_low(x_low_size, y_low_size, spec):
     for p, q, i, j in _taps(y_low_size, spec.kernel, spec.padding):
         if spec.stride == 1:
             yield p, q, i, j, pixel(x_low_size, p + i, q + j)
-        else:
+        else:  # the block means of X^L at (p + i, q + j)
             yield p, q, i, j, block_mean(x_low_size, 2 * (p + i) + 0.5, 2 * (q + j) + 0.5)
 
 
@@ -355,7 +264,7 @@ def high_to_low(x_high_size, y_low_size, spec):
             yield p, q, i, j, pixel(x_high_size, 2 * p + i, 2 * q + j)
         elif spec.stride == 1:
             yield p, q, i, j, block_mean(x_high_size, 2 * (p + i) + 0.5, 2 * (q + j) + 0.5)
-        else:
+        else:  # stride 2: one octave further down
             yield p, q, i, j, block_mean_of_block_means(x_high_size, 2 * (p + i) + 0.5,
                                                         2 * (q + j) + 0.5)
 
@@ -397,10 +306,11 @@ def _eq3_terms(x, w, spec):
     """The terms of Eq. 3 this layer has, and the sizes of its outputs.
 
     A path is present exactly when its weight is given (the contract has
-    checked that its input is too). The high output is H->H's grid when that
-    path is present: L->H's grid, X^L upsampled, has 2 ceil(H/2) rows, one more
-    than X^H when H is odd, and the official code crops it to X^H. The two
-    paths into the low output have the same grid.
+    checked that its input is too). The high output has H->H's grid when that
+    path is present, X^H's size: L->H's grid, X^L upsampled, has 2 ceil(H/2)
+    rows, one more than X^H when H is odd, and its last row is dropped (the
+    loop over p simply stops at H). The two paths into the low output have the
+    same grid.
 
     Returns
     -------
@@ -458,13 +368,14 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     y = {y_name: np.zeros((spec.batch, getattr(w, path).shape[0]) + y_size[y_name],
                           dtype=spec.dtype)
          for path, _, y_name, _ in terms}
+    # Eq. 3: every term adds W[i, j]^T (what it reads) to Y[p, q], tap by tap.
     for path, x_name, y_name, reads in terms:
         x_map, w_path, y_map = getattr(x, x_name), getattr(w, path), y[y_name]
         conv_groups = _conv_groups(x_map.shape[1], w_path)
         for p, q, i, j, read in reads:
             x_read = _value(x_map, read)
-            for cs, fs in conv_groups:
-                y_map[:, fs, p, q] += x_read[:, cs] @ w_path[fs, :, i + pad, j + pad].T
+            for c_in, c_out in conv_groups:
+                y_map[:, c_out, p, q] += x_read[:, c_in] @ w_path[c_out, :, i + pad, j + pad].T
     has_bias = {"high": b is not None and b.high is not None,
                 "low": b is not None and b.low is not None}
     for y_name, bias in zip(("high", "low"), b or (None, None)):
@@ -509,9 +420,10 @@ def octconv_backward(dy, cache):
         for p, q, i, j, read in reads:
             x_read = _value(x_map, read)
             dx_read = np.zeros_like(x_read)
-            for cs, fs in conv_groups:
-                dw_path[fs, :, i + pad, j + pad] += dy_map[:, fs, p, q].T @ x_read[:, cs]
-                dx_read[:, cs] = dy_map[:, fs, p, q] @ w_path[fs, :, i + pad, j + pad]
+            for c_in, c_out in conv_groups:
+                dw_path[c_out, :, i + pad, j + pad] += dy_map[:, c_out, p, q].T @ x_read[:, c_in]
+                dx_read[:, c_in] = dy_map[:, c_out, p, q] @ w_path[c_out, :, i + pad, j + pad]
+            # The adjoint of reading: each pixel read gets its weight's share.
             for row, col, weight in read:
                 dx_map[:, :, row, col] += weight * dx_read
     db = None
@@ -557,6 +469,101 @@ def high_to_low_literal(x_high, w_hl, *, groups=1):
     conv_groups = _conv_groups(x_high.shape[1], w_hl)
     for p, q, i, j in _taps(y_low_size, spec.kernel, pad):
         x_read = _value(x_high, block_mean(x_high_size, 2 * p + 0.5 + i, 2 * q + 0.5 + j))
-        for cs, fs in conv_groups:
-            y_low[:, fs, p, q] += x_read[:, cs] @ w_hl[fs, :, i + pad, j + pad].T
+        for c_in, c_out in conv_groups:
+            y_low[:, c_out, p, q] += x_read[:, c_in] @ w_hl[c_out, :, i + pad, j + pad].T
     return y_low.astype(spec.out_dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- plain conv
+# The contract's plain convolution, pixel by pixel: the witness for every
+# implementation's conv_forward / conv_backward.
+
+def _conv_reads(out_size, in_size, kernel, stride, padding, dilation):
+    """(p, q, i, j, read) for every output pixel and tap: x[s p + d i - pad, s q + d j - pad]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    for p in range(out_size[0]):
+        for q in range(out_size[1]):
+            for i in range(kernel[0]):
+                for j in range(kernel[1]):
+                    yield p, q, i, j, pixel(in_size, sh * p + dh * i - ph, sw * q + dw * j - pw)
+
+
+def _conv_output_size(in_size, kernel, stride, padding, dilation):
+    """H' = (H + 2 pad - d (kh - 1) - 1) // s + 1, per axis."""
+    return tuple((n + 2 * pad - d * (k - 1) - 1) // s + 1
+                 for n, k, s, pad, d in zip(in_size, kernel, stride, padding, dilation))
+
+
+def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """Grouped 2-D cross-correlation, one output pixel and tap at a time.
+
+    ``out[n, f, p, q] = b[f] + sum_{c, i, j} w[f, c, i, j]
+    x[n, g(f) C/G + c, s p + d i - pad, s q + d j - pad]``, with x zero outside.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C_in, H, W)
+    w : ndarray of shape (C_out, C_in / groups, kh, kw)
+    b : ndarray of shape (C_out,), optional
+    stride, padding, dilation : int or (int, int)
+    groups : int
+
+    Returns
+    -------
+    out : ndarray of shape (N, C_out, H', W')
+        ``H' = (H + 2 pad - d (kh - 1) - 1) // s + 1``. Integer input is
+        computed in float64, float16 in float32 and rounded back.
+    cache : Cache
+        For :func:`conv_backward`.
+    """
+    x, w, b, params = check_conv_args(x, w, b, stride, padding, dilation, groups)
+    kernel = w.shape[2:]
+    out_size = _conv_output_size(x.shape[2:], kernel, params.stride, params.padding,
+                                 params.dilation)
+    out = np.zeros((x.shape[0], w.shape[0]) + out_size, dtype=params.dtype)
+    conv_groups = _conv_groups(x.shape[1], w)
+    for p, q, i, j, read in _conv_reads(out_size, x.shape[2:], kernel, params.stride,
+                                        params.padding, params.dilation):
+        x_read = _value(x, read)
+        for c_in, c_out in conv_groups:
+            out[:, c_out, p, q] += x_read[:, c_in] @ w[c_out, :, i, j].T
+    if b is not None:
+        out += b[:, None, None]
+    cache = Cache("octref.loops.conv_forward", x, w, b is not None, params)
+    return out.astype(params.out_dtype, copy=False), cache
+
+
+def conv_backward(dout, cache):
+    """Gradients of :func:`conv_forward`, scattered back along the forward's reads.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C_out, H', W')
+    cache : Cache
+        From :func:`conv_forward`.
+
+    Returns
+    -------
+    dx, dw, db
+        Shaped like x, w and b; db is None without a bias.
+    """
+    _, x, w, has_bias, params, _ = check_cache(cache, "octref.loops.conv_forward")
+    kernel = w.shape[2:]
+    out_size = _conv_output_size(x.shape[2:], kernel, params.stride, params.padding,
+                                 params.dilation)
+    dout = check_grad(dout, (x.shape[0], w.shape[0]) + out_size, "dout", params.dtype)
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    conv_groups = _conv_groups(x.shape[1], w)
+    for p, q, i, j, read in _conv_reads(out_size, x.shape[2:], kernel, params.stride,
+                                        params.padding, params.dilation):
+        x_read = _value(x, read)
+        dx_read = np.zeros_like(x_read)
+        for c_in, c_out in conv_groups:
+            dw[c_out, :, i, j] += dout[:, c_out, p, q].T @ x_read[:, c_in]
+            dx_read[:, c_in] = dout[:, c_out, p, q] @ w[c_out, :, i, j]
+        for row, col, weight in read:
+            dx[:, :, row, col] += weight * dx_read
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    out = params.out_dtype
+    return (dx.astype(out, copy=False), dw.astype(out, copy=False),
+            None if db is None else db.astype(out, copy=False))
