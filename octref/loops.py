@@ -70,7 +70,7 @@ from octref.octave import Octave, OctaveWeights
 
 __all__ = ["conv_forward", "conv_backward", "octconv_forward", "octconv_backward",
            "high_to_low_literal", "pixel", "block_mean", "block_mean_of_block_means",
-           "high_to_high", "low_to_high", "low_to_low", "high_to_low", "EQ3_TERMS"]
+           "high_to_high", "low_to_high", "low_to_low", "high_to_low"]
 
 
 # --------------------------------------------------------------------------- reading a map
@@ -293,40 +293,79 @@ def _path_output_size(path, x_size, spec):
     return tuple(sizes)
 
 
-#: The four terms of Eq. 3, in the paper's order: (path, input, output, reads).
-EQ3_TERMS = (
-    ("hh", "high", "high", high_to_high),
-    ("lh", "low", "high", low_to_high),
-    ("ll", "low", "low", low_to_low),
-    ("hl", "high", "low", high_to_low),
-)
-
-
-def _eq3_terms(x, w, spec):
-    """The terms of Eq. 3 this layer has, and the sizes of its outputs.
+def _output_sizes(x, w, spec):
+    """The spatial sizes of Y^H and Y^L (None for an absent output), from the arrays alone.
 
     A path is present exactly when its weight is given (the contract has
-    checked that its input is too). The high output has H->H's grid when that
-    path is present, X^H's size: L->H's grid, X^L upsampled, has 2 ceil(H/2)
-    rows, one more than X^H when H is odd, and its last row is dropped (the
-    loop over p simply stops at H). The two paths into the low output have the
-    same grid.
+    checked that its input is too). Y^H has H->H's grid when that path is
+    present, X^H's size: L->H's grid, X^L upsampled, has 2 ceil(H/2) rows, one
+    more than X^H when H is odd, and its last row is dropped (the loop over p
+    stops at H). The two paths into Y^L have the same grid.
 
     Returns
     -------
-    terms : list of (path, x_name, y_name, reads)
-        The present rows of :data:`EQ3_TERMS`, with their generators started:
-        ``reads`` yields (p, q, i, j, read) over Y[y_name], reading x[x_name].
-    y_size : dict
-        ``{"high": (rows, cols), "low": (rows, cols)}`` of the present outputs.
+    y_high_size, y_low_size : (int, int) or None
     """
-    present = [term for term in EQ3_TERMS if getattr(w, term[0]) is not None]
-    y_size = {}
-    for path, x_name, y_name, _ in present:
-        y_size.setdefault(y_name, _path_output_size(path, getattr(x, x_name).shape[2:], spec))
-    terms = [(path, x_name, y_name, reads(getattr(x, x_name).shape[2:], y_size[y_name], spec))
-             for path, x_name, y_name, reads in present]
-    return terms, y_size
+    x_high, x_low = x
+    y_high_size = y_low_size = None
+    if w.hh is not None:
+        y_high_size = _path_output_size("hh", x_high.shape[2:], spec)
+    elif w.lh is not None:
+        y_high_size = _path_output_size("lh", x_low.shape[2:], spec)
+    if w.ll is not None:
+        y_low_size = _path_output_size("ll", x_low.shape[2:], spec)
+    elif w.hl is not None:
+        y_low_size = _path_output_size("hl", x_high.shape[2:], spec)
+    return y_high_size, y_low_size
+
+
+def _new_output(size, w_one, w_other, spec):
+    """Zeros (N, C_out, rows, cols) for an output fed by the weights given, or None."""
+    if size is None:
+        return None
+    c_out = (w_one if w_one is not None else w_other).shape[0]
+    return np.zeros((spec.batch, c_out) + size, dtype=spec.dtype)
+
+
+def _add_term(y, x, w, reads, padding):
+    """Add one term of Eq. 3 to y: ``y[:, :, p, q] += W[i, j]^T value(read)`` for every read.
+
+    Parameters
+    ----------
+    y : ndarray of shape (N, C_out, rows, cols)
+        The output, updated in place.
+    x : ndarray of shape (N, C_in, H, W)
+        The input map the term reads.
+    w : ndarray of shape (C_out, C_in / groups, k, k)
+    reads : iterable of (p, q, i, j, read)
+        From one of the path functions.
+    padding : int
+        The offset i has its weight at kernel position i + padding.
+    """
+    conv_groups = _conv_groups(x.shape[1], w)
+    for p, q, i, j, read in reads:
+        x_read = _value(x, read)
+        for c_in, c_out in conv_groups:
+            y[:, c_out, p, q] += x_read[:, c_in] @ w[c_out, :, i + padding, j + padding].T
+
+
+def _add_term_gradients(dx, dw, dy, x, w, reads, padding):
+    """The backward of :func:`_add_term`: add the term's gradients to dx and dw in place.
+
+    For every read, ``dW[i, j] += dY[p, q]^T value(read)``, and
+    ``W[i, j] dY[p, q]`` goes back along the read: ``weight`` times it to each
+    of its pixels. dx, dw and dy are shaped like x, w and y.
+    """
+    conv_groups = _conv_groups(x.shape[1], w)
+    for p, q, i, j, read in reads:
+        x_read = _value(x, read)
+        dx_read = np.zeros_like(x_read)
+        for c_in, c_out in conv_groups:
+            dw[c_out, :, i + padding, j + padding] += dy[:, c_out, p, q].T @ x_read[:, c_in]
+            dx_read[:, c_in] = dy[:, c_out, p, q] @ w[c_out, :, i + padding, j + padding]
+        # The adjoint of reading: each pixel read gets its weight's share.
+        for row, col, weight in read:
+            dx[:, :, row, col] += weight * dx_read
 
 
 def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsample="avgpool"):
@@ -363,37 +402,40 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
         For :func:`octconv_backward`.
     """
     x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample)
-    terms, y_size = _eq3_terms(x, w, spec)
+    x_high, x_low = x
+    w_hh, w_hl, w_lh, w_ll = w
+    y_high_size, y_low_size = _output_sizes(x, w, spec)
+    y_high = _new_output(y_high_size, w_hh, w_lh, spec)
+    y_low = _new_output(y_low_size, w_ll, w_hl, spec)
     pad = spec.padding
-    y = {y_name: np.zeros((spec.batch, getattr(w, path).shape[0]) + y_size[y_name],
-                          dtype=spec.dtype)
-         for path, _, y_name, _ in terms}
-    # Eq. 3: every term adds W[i, j]^T (what it reads) to Y[p, q], tap by tap.
-    for path, x_name, y_name, reads in terms:
-        x_map, w_path, y_map = getattr(x, x_name), getattr(w, path), y[y_name]
-        conv_groups = _conv_groups(x_map.shape[1], w_path)
-        for p, q, i, j, read in reads:
-            x_read = _value(x_map, read)
-            for c_in, c_out in conv_groups:
-                y_map[:, c_out, p, q] += x_read[:, c_in] @ w_path[c_out, :, i + pad, j + pad].T
-    has_bias = {"high": b is not None and b.high is not None,
-                "low": b is not None and b.low is not None}
-    for y_name, bias in zip(("high", "low"), b or (None, None)):
-        if bias is not None:
-            y[y_name] += bias[:, None, None]
-    y = Octave(*(y[y_name].astype(spec.out_dtype, copy=False) if y_name in y else None
-                 for y_name in ("high", "low")))
+
+    # Eq. 3, term by term.
+    if w_hh is not None:
+        _add_term(y_high, x_high, w_hh, high_to_high(x_high.shape[2:], y_high_size, spec), pad)
+    if w_lh is not None:
+        _add_term(y_high, x_low, w_lh, low_to_high(x_low.shape[2:], y_high_size, spec), pad)
+    if w_ll is not None:
+        _add_term(y_low, x_low, w_ll, low_to_low(x_low.shape[2:], y_low_size, spec), pad)
+    if w_hl is not None:
+        _add_term(y_low, x_high, w_hl, high_to_low(x_high.shape[2:], y_low_size, spec), pad)
+
+    b_high, b_low = b if b is not None else (None, None)
+    if b_high is not None:
+        y_high += b_high[:, None, None]
+    if b_low is not None:
+        y_low += b_low[:, None, None]
+    has_bias = {"high": b_high is not None, "low": b_low is not None}
+    y = Octave(*(None if y_map is None else y_map.astype(spec.out_dtype, copy=False)
+                 for y_map in (y_high, y_low)))
     return y, Cache("octref.loops.octconv_forward", x, w, has_bias, spec)
 
 
 def octconv_backward(dy, cache):
     """Gradients of :func:`octconv_forward`, scattered back along Eq. 3's reads.
 
-    Wherever the forward added ``W[i, j]^T value(read)`` to Y[p, q], the
-    backward adds ``dY[p, q] value(read)^T`` to dW[i, j] and sends
-    ``W[i, j] dY[p, q]`` back along the read: ``weight`` times it to each
-    pixel of the read (1/4 to each pixel of a full 2x2 block; a low pixel read
-    by four high pixels collects all four gradients).
+    Every term of the forward, read by the same path function, sends its
+    gradients back (:func:`_add_term_gradients`): 1/4 to each pixel of a full
+    2x2 block, and a low pixel read by four high pixels collects all four.
 
     Parameters
     ----------
@@ -409,31 +451,37 @@ def octconv_backward(dy, cache):
     """
     _, x, w, has_bias, spec, _ = check_cache(cache, "octref.loops.octconv_forward")
     dy = check_octave_grad(dy, spec)
-    terms, _ = _eq3_terms(x, w, spec)
+    dy_high, dy_low = dy.get("high"), dy.get("low")
+    x_high, x_low = x
+    w_hh, w_hl, w_lh, w_ll = w
+    y_high_size, y_low_size = _output_sizes(x, w, spec)
+    dx_high, dx_low = (None if a is None else np.zeros_like(a) for a in x)
+    dw_hh, dw_hl, dw_lh, dw_ll = (None if a is None else np.zeros_like(a) for a in w)
     pad = spec.padding
-    dx = Octave(*(None if x_map is None else np.zeros_like(x_map) for x_map in x))
-    dw = OctaveWeights(*(None if w_path is None else np.zeros_like(w_path) for w_path in w))
-    for path, x_name, y_name, reads in terms:
-        x_map, w_path, dy_map = getattr(x, x_name), getattr(w, path), dy[y_name]
-        dx_map, dw_path = getattr(dx, x_name), getattr(dw, path)
-        conv_groups = _conv_groups(x_map.shape[1], w_path)
-        for p, q, i, j, read in reads:
-            x_read = _value(x_map, read)
-            dx_read = np.zeros_like(x_read)
-            for c_in, c_out in conv_groups:
-                dw_path[c_out, :, i + pad, j + pad] += dy_map[:, c_out, p, q].T @ x_read[:, c_in]
-                dx_read[:, c_in] = dy_map[:, c_out, p, q] @ w_path[c_out, :, i + pad, j + pad]
-            # The adjoint of reading: each pixel read gets its weight's share.
-            for row, col, weight in read:
-                dx_map[:, :, row, col] += weight * dx_read
+
+    # The forward's terms, each read again and sent back.
+    if w_hh is not None:
+        _add_term_gradients(dx_high, dw_hh, dy_high, x_high, w_hh,
+                            high_to_high(x_high.shape[2:], y_high_size, spec), pad)
+    if w_lh is not None:
+        _add_term_gradients(dx_low, dw_lh, dy_high, x_low, w_lh,
+                            low_to_high(x_low.shape[2:], y_high_size, spec), pad)
+    if w_ll is not None:
+        _add_term_gradients(dx_low, dw_ll, dy_low, x_low, w_ll,
+                            low_to_low(x_low.shape[2:], y_low_size, spec), pad)
+    if w_hl is not None:
+        _add_term_gradients(dx_high, dw_hl, dy_low, x_high, w_hl,
+                            high_to_low(x_high.shape[2:], y_low_size, spec), pad)
+
     db = None
     if has_bias["high"] or has_bias["low"]:
-        db = Octave(*(dy[y_name].sum(axis=(0, 2, 3)) if has_bias[y_name] else None
-                      for y_name in ("high", "low")))
+        db = Octave(dy_high.sum(axis=(0, 2, 3)) if has_bias["high"] else None,
+                    dy_low.sum(axis=(0, 2, 3)) if has_bias["low"] else None)
 
     def out(a):
         return None if a is None else a.astype(spec.out_dtype, copy=False)
-    return (Octave(*map(out, dx)), OctaveWeights(*map(out, dw)),
+    return (Octave(out(dx_high), out(dx_low)),
+            OctaveWeights(out(dw_hh), out(dw_hl), out(dw_lh), out(dw_ll)),
             None if db is None else Octave(*map(out, db)))
 
 
@@ -466,11 +514,10 @@ def high_to_low_literal(x_high, w_hl, *, groups=1):
     x_high_size = x_high.shape[2:]
     y_low_size = ((x_high_size[0] + 1) // 2, (x_high_size[1] + 1) // 2)
     y_low = np.zeros((x_high.shape[0], w_hl.shape[0]) + y_low_size, dtype=spec.dtype)
-    conv_groups = _conv_groups(x_high.shape[1], w_hl)
-    for p, q, i, j in _taps(y_low_size, spec.kernel, pad):
-        x_read = _value(x_high, block_mean(x_high_size, 2 * p + 0.5 + i, 2 * q + 0.5 + j))
-        for c_in, c_out in conv_groups:
-            y_low[:, c_out, p, q] += x_read[:, c_in] @ w_hl[c_out, :, i + pad, j + pad].T
+    # The printed position: i steps one high pixel.
+    literal_reads = ((p, q, i, j, block_mean(x_high_size, 2 * p + 0.5 + i, 2 * q + 0.5 + j))
+                     for p, q, i, j in _taps(y_low_size, spec.kernel, pad))
+    _add_term(y_low, x_high, w_hl, literal_reads, pad)
     return y_low.astype(spec.out_dtype, copy=False)
 
 

@@ -150,20 +150,22 @@ def test_the_read_generators_name_the_pixels_of_eq3():
 @given(octconv_problems(max_size=12))
 @settings(max_examples=200)
 def test_loops_derive_the_contracts_sizes_and_paths(problem):
-    """The loops decide sizes and paths from the arrays alone, and agree with octref.octave."""
+    """The loops decide sizes, paths and groups from the arrays alone; octref.octave agrees."""
     x, w, _, spec = check_octconv_args(problem.x, problem.w, None, **problem.options)
-    terms, y_size = loops._eq3_terms(x, w, spec)
     c_in = tuple(0 if a is None else a.shape[1] for a in x)
     c_out = (next((a.shape[0] for a in (w.hh, w.lh) if a is not None), 0),
              next((a.shape[0] for a in (w.hl, w.ll) if a is not None), 0))
     layout = octave_layout(c_in, c_out, problem.groups)
-    assert sorted(path for path, _, _, _ in terms) == sorted(layout.paths)
+    # The loops run the term of every path whose weight is given.
+    assert [p for p in OctaveWeights._fields if getattr(w, p) is not None] == list(layout.paths)
     in_sizes = {name: a.shape[2:] for name, a in zip(Octave._fields, x) if a is not None}
     expected = octave_output_sizes(layout.paths, in_sizes, spec.kernel, spec.stride,
                                    spec.padding)
-    assert y_size == expected
-    for path, x_name, _, _ in terms:
-        groups = len(loops._conv_groups(getattr(x, x_name).shape[1], getattr(w, path)))
+    y_sizes = dict(zip(Octave._fields, loops._output_sizes(x, w, spec)))
+    assert {name: size for name, size in y_sizes.items() if size is not None} == expected
+    for path in layout.paths:
+        x_map = x.high if path[0] == "h" else x.low
+        groups = len(loops._conv_groups(x_map.shape[1], getattr(w, path)))
         assert groups == layout.path_groups[path]
 
 
@@ -172,10 +174,9 @@ def test_loops_derive_the_contracts_sizes_and_paths(problem):
 def test_forward_shapes_are_the_derived_sizes(problem):
     x, w, _, spec = check_octconv_args(problem.x, problem.w, None, **problem.options)
     y, _ = loops.octconv_forward(problem.x, problem.w, problem.b, **problem.options)
-    _, y_size = loops._eq3_terms(x, w, spec)
-    assert {name for name, a in zip(Octave._fields, y) if a is not None} == set(y_size)
-    for name, size in y_size.items():
-        assert getattr(y, name).shape[2:] == size
+    for y_map, size in zip(y, loops._output_sizes(x, w, spec)):
+        assert (y_map is None) == (size is None)
+        assert y_map is None or y_map.shape[2:] == size
 
 
 # --------------------------------------------------------------------------- padding zeros
