@@ -194,7 +194,8 @@ def inf_tap(i, j, k=3):
 @nan_expected
 @pytest.mark.parametrize("path, stride, downsample", [
     ("hh", 1, "avgpool"), ("lh", 1, "avgpool"), ("ll", 1, "avgpool"), ("hl", 1, "avgpool"),
-    ("hl", 1, "strided"), ("hh", 2, "avgpool"), ("lh", 2, "avgpool"), ("hl", 2, "avgpool"),
+    ("hl", 1, "strided"), ("hh", 2, "avgpool"), ("lh", 2, "avgpool"), ("ll", 2, "avgpool"),
+    ("hl", 2, "avgpool"),
 ])
 @pytest.mark.parametrize("tap", [(-1, -1), (0, 0), (1, 1), (1, -1)])
 def test_padding_is_a_zero_times_the_weight(path, stride, downsample, tap):
