@@ -165,19 +165,23 @@ def test_invalid_layers_raise_the_contract_errors():
 # --------------------------------------------------------------------------- against the loops
 
 def loops_reads(monkeypatch, x, w, **options):
-    """Run loops.octconv_forward; return {path: set of (p, q, tap_i, tap_j)} it read."""
+    """Run loops.octconv_forward; return {path: set of (p, q, i, j)} it read inside a map."""
     pairs = defaultdict(set)
-    original = loops._octave_reads
 
-    def counting(path, spec, in_size):
-        for p, q, ti, tj, r, c, weight in original(path, spec, in_size):
-            if path == "lh" and spec.stride == 1:
-                pairs[path].add((p // 2, q // 2, ti, tj))  # Eq. 4 computes it once, low-res
-            else:
-                pairs[path].add((p, q, ti, tj))
-            yield p, q, ti, tj, r, c, weight
+    def counting(path, reads):
+        def counted(x_size, y_size, spec):
+            for p, q, i, j, read in reads(x_size, y_size, spec):
+                if read:  # [] is the padding zero, which count_padding=False leaves out
+                    if path == "lh" and spec.stride == 1:
+                        pairs[path].add((p // 2, q // 2, i, j))  # Eq. 4 computes it once
+                    else:
+                        pairs[path].add((p, q, i, j))
+                yield p, q, i, j, read
+        return counted
 
-    monkeypatch.setattr(loops, "_octave_reads", counting)
+    for path, name in (("hh", "high_to_high"), ("hl", "high_to_low"),
+                       ("lh", "low_to_high"), ("ll", "low_to_low")):
+        monkeypatch.setattr(loops, name, counting(path, getattr(loops, name)))
     y, _ = loops.octconv_forward(x, w, **options)
     return pairs, y
 
@@ -255,18 +259,18 @@ def test_conv_cost_matches_the_loops(monkeypatch, stride, padding, groups):
     reads = []
     original = loops._conv_reads
 
-    def counting(params, kernel, in_size):
-        for read in original(params, kernel, in_size):
-            reads.append(read)
-            yield read
+    def counting(*args):
+        for p, q, i, j, read in original(*args):
+            if read:  # [] is the padding zero, which count_padding=False leaves out
+                reads.append((p, q, i, j))
+            yield p, q, i, j, read
 
     monkeypatch.setattr(loops, "_conv_reads", counting)
     out, _ = loops.conv_forward(x, w, stride=stride, padding=padding, groups=groups)
     c = cost.conv_cost(4, 8, 3, 7, 6, batch=2, stride=stride, padding=padding, groups=groups,
                        count_padding=False)
-    # The loops call the read generator once per group, each read a
-    # (N, C_in/g) x (C_in/g, C_out/g) product.
-    assert c.total_macs == len(reads) * 2 * (4 // groups) * (8 // groups)
+    # Each read is, per group, a (N, C_in/g) x (C_in/g, C_out/g) product.
+    assert c.total_macs == len(reads) * groups * 2 * (4 // groups) * (8 // groups)
     assert c.output_shapes["out"] == out.shape
     every = cost.conv_cost(4, 8, 3, 7, 6, batch=2, stride=stride, padding=padding, groups=groups)
     assert every.total_macs == out.size * (4 // groups) * 9
