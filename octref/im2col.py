@@ -23,9 +23,9 @@ path, then two sums::
     Y^H = f(X^H; W^HH) + upsample(f(X^L; W^LH))
     Y^L = f(X^L; W^LL) + f(pool(X^H); W^HL)
 
-Semantics every implementation of octref shares: zero padding is multiplied
+Semantics: zero padding is multiplied
 like any other input, so an infinite weight gives NaN where it meets the
-padding (0 * inf, as PyTorch and the other frameworks); float16 input is
+padding (0 * inf; PyTorch's conv2d gives the same NaN border); float16 input is
 computed in float32 and rounded back (spec.dtype, :mod:`octref.contract`).
 This module is written to be read, not to be fast: it copies the input kh * kw
 times. The package default, :mod:`octref.rowshift`, computes the same
@@ -329,8 +329,9 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     pool is :func:`~octref.sampling.pool2x2` and upsample
     :func:`~octref.sampling.upsample2x_nearest`. Absent paths are skipped.
 
-    * ``stride=2`` pools every path's input first (H->L: twice) and L->H is
-      f(X^L) with no upsampling, as the official code.
+    * ``stride=2`` pools every path's input first, as the official code does
+      (H->L pools twice, :func:`octref.octave.path_source`), and L->H is
+      f(X^L) with no upsampling.
     * ``downsample="strided"`` computes H->L as f(X^H; W^HL) with stride 2,
       the paper's Table 3 ablation (stride 1 only).
 
