@@ -472,9 +472,8 @@ check("3.3", answer, (im2col.im2col(x32, (3, 3), padding=1).size, row_shifted_en
 # ## Loops → im2col → fast, measured
 #
 # All three compute the same layer (checked first), forward and forward plus
-# backward, on the octave layer above. `benchmarks/implementations.py` runs
-# the same comparison on three small layers with interleaved medians; its
-# output on the project's two-core machine is in `benchmarks/RESULTS.md`.
+# backward, on the octave layer above. For more layers, with interleaved
+# medians, run `python benchmarks/implementations.py` from the repository root.
 
 # %%
 engines = {"loops": loops, "im2col": im2col, "fast": octref}
