@@ -123,9 +123,10 @@ def test_float16_is_summed_in_float32_and_returned_in_float16():
         assert np.isinf(x[0, 0, 0, 0] + x[0, 0, 0, 1])
     y = pool2x2(x)
     assert y.dtype == np.float16 and y[0, 0, 0, 0] == 60000
-    dy = np.full((2, 2), 30000, dtype=np.float16)
-    up = upsample2x_nearest_backward(dy / np.float16(4), (1, 1))
-    assert up.dtype == np.float16 and up[0, 0] == 30000
+    # The block sum 40000 + 40000 - 40000 + 20000 = 60000 fits; its column pair does not.
+    dy = np.array([[40000, -40000], [40000, 20000]], dtype=np.float16)
+    up = upsample2x_nearest_backward(dy, (1, 1))
+    assert up.dtype == np.float16 and up[0, 0] == 60000
     assert pool2x2_backward(dy[:1, :1], (2, 2)).dtype == np.float16
     assert upsample2x_nearest(dy[:1, :1], (2, 1)).dtype == np.float16
 
