@@ -517,6 +517,7 @@ for kind in ("forward", "forward+backward"):
     assert times[f"im2col {kind}"] > times[f"fast {kind}"], times
 
 # %% [markdown]
-# **Next:** chapter 4 runs all of this backwards: the backward of each path
-# is two matrix products and a col2im, and the backward of the layer is the
-# chain rule of the four lines of Eq. 4.
+# **Next:** [chapter 4](04_backward_by_hand.py) runs all of this backwards:
+# the backward of each path is two matrix products and a col2im, and the
+# backward of the layer is the chain rule of the four lines of Eq. 4.
+# **Previous:** [chapter 2](02_octconv_by_hand.py).
