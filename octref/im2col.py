@@ -205,6 +205,8 @@ def _conv_backward(dout, x, w, stride, padding, dilation, groups):
     n = x.shape[0]
     c_out, c_per_group, kh, kw = w.shape
     cols = _im2col(x, (kh, kw), stride, padding, dilation)     # rebuilt, not cached
+    check_memory(2 * cols.nbytes, f"the backward of a convolution of x {x.shape} with w "
+                 f"{w.shape} (the column buffer and its gradient)")
     cols_mat = cols.reshape(n, groups, c_per_group * kh * kw, -1)
     dout_mat = dout.reshape(n, groups, c_out // groups, -1)
     w_mat = w.reshape(groups, c_out // groups, c_per_group * kh * kw)

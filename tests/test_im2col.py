@@ -194,7 +194,15 @@ def test_the_column_buffer_is_checked_against_the_limit():
     finally:
         set_memory_limit(previous)
     assert "column buffer" in str(error.value) and "100.0 KiB" in str(error.value)
-    assert im2col.conv_forward(x, w, padding=1)[0].shape == (1, 1, 64, 64)
+    # The backward holds the columns and their gradient (2 * 288 KiB) at once.
+    out, cache = im2col.conv_forward(x, w, padding=1)
+    previous = set_memory_limit(400 * 2**10)
+    try:
+        with pytest.raises(MemoryLimitError, match="the column buffer and its gradient"):
+            im2col.conv_backward(out, cache)
+    finally:
+        set_memory_limit(previous)
+    assert im2col.conv_backward(out, cache)[0].shape == x.shape
 
 
 # --------------------------------------------------------------------------- cache
