@@ -120,7 +120,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="limit numpy's BLAS threads (needs threadpoolctl)")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 5)
     if repeats < 1:
         parser.error("--repeats must be >= 1")
     limiter = None

@@ -7,7 +7,9 @@ adjoint of im2col, the public helpers' argument checks, float16 and inf
 semantics, the memory check before the column buffer, and the cache.
 """
 
+import importlib.util
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -266,3 +268,19 @@ def test_inputs_are_not_modified_and_dtype_follows(dtype):
         np.testing.assert_array_equal(before, after)
     for a in (*y, *dx, *dw, *db):
         assert a.dtype == dtype
+
+
+# --------------------------------------------------------------------------- benchmark
+
+def test_implementations_benchmark_smoke_run(capsys):
+    # benchmarks/implementations.py (loops -> im2col -> fast) runs and checks
+    # that the three agree before it times them.
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "implementations.py"
+    spec = importlib.util.spec_from_file_location("implementations", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--repeats", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "| (1, 4, 6) | forward |" in table and "| (1, 4, 6) | forward+backward |" in table
+    with pytest.raises(SystemExit):
+        module.main(["--repeats", "0"])
