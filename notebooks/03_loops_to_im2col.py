@@ -325,10 +325,9 @@ for name in ("conv", "octconv"):
 # %% [markdown]
 # ## From im2col to the fast engine
 #
-# im2col copies the input $k^2$ times. On NumPy that copy runs on one core
-# and is limited by memory bandwidth, while the matmul after it is
-# multithreaded: for a $3 \times 3$ layer the copy costs about as much as the
-# product. octref's default engine, `octref.rowshift` (what
+# im2col copies the input $k^2$ times. On NumPy that copy runs on one core,
+# limited by memory bandwidth, and the matrix product then reads all of it
+# again. octref's default engine, `octref.rowshift` (what
 # `octref.octconv_forward` runs), copies only the $k_w$ **horizontal** taps,
 # for every *padded* row $r$:
 #
