@@ -505,10 +505,10 @@ for kind in ("forward", "forward+backward"):
 
 # %% [markdown]
 # Each step is a large constant factor: the loops spend Python steps per
-# pixel, im2col spends them per kernel tap, and the fast engine moves a third
-# of im2col's bytes. Machines differ, so the asserts keep wide margins: the
-# loops at least 5 times slower than im2col, and the fast engine faster than
-# im2col.
+# pixel, im2col spends them per kernel tap, and the fast engine copies about
+# a third as many entries as im2col. Machines differ, so the asserts keep
+# wide margins: the loops at least 5 times slower than im2col, and the fast
+# engine faster than im2col.
 
 # %%
 for kind in ("forward", "forward+backward"):
