@@ -495,7 +495,7 @@ for name, module in engines.items():
     cases[f"{name} forward"] = lambda module=module: module.octconv_forward(x_oct, w_oct)
     cases[f"{name} forward+backward"] = lambda module=module: forward_backward(module)
 slow = best_times({k: v for k, v in cases.items() if k.startswith("loops")}, repeats=2)
-fast = best_times({k: v for k, v in cases.items() if not k.startswith("loops")}, repeats=15)
+fast = best_times({k: v for k, v in cases.items() if not k.startswith("loops")}, repeats=25)
 times = {**slow, **fast}
 for kind in ("forward", "forward+backward"):
     t = [times[f"{name} {kind}"] for name in engines]
