@@ -1,70 +1,50 @@
-"""Fast octave convolution: the paths of Eq. 4 as a few large matrix products.
+"""The textbook: im2col, a convolution as one matrix product, and Eq. 4 one line per path.
 
-A cross-correlation ``y[n, f, p, q] = sum_{c, i, j} w[f, c, i, j] *
-x_pad[n, c, s_h p + d_h i, s_w q + d_w j]`` becomes matrix products in one of
-two ways here.
+A cross-correlation of a zero-padded input with weights ``w`` of shape
+``(C_out, C / groups, kh, kw)``::
 
-**im2col** (public, the textbook layout): :func:`im2col` copies, for each
-kernel offset (i, j), one strided slice of the input into a column buffer
-``cols[n, c, i, j, p, q]``; the product with the weights reshaped to
-``(C_out, C_in * kh * kw)`` is the output, and :func:`col2im`, the same loop
-with ``+=``, is its exact adjoint. It serves every stride, but it copies the
-input kh * kw times, and on NumPy that copy (one core, memory bound) costs
-about as much as the multithreaded matrix product.
+    y[n, f, p, q] = sum_{c, i, j} w[f, c, i, j] x_pad[n, c, s_h p + d_h i, s_w q + d_w j]
 
-**Row-shifted columns** (the fast path, row stride 1). Only the kw horizontal
-taps are copied, for every zero-padded input row::
+is, for each output pixel (p, q), the dot product of a flattened filter with
+a flattened patch of the input. :func:`im2col` lays out every patch as a
+column, ``cols[n, c, i, j, p, q]``, by looping over the kh x kw kernel
+offsets (i, j): for a fixed offset the entries of all output pixels are one
+strided slice of ``x_pad``, copied in one go. Then the convolution is one
+matrix product, ``y = W_mat @ cols`` with ``W_mat`` of shape
+``(C_out, C * kh * kw)``. :func:`col2im` is the same loop with ``+=``: the
+adjoint of im2col, ``<im2col(x), c> == <x, col2im(c)>``, which is what the
+backward needs.
 
-    cols[c, j, n, r, q] = x_pad[n, c, r, s_w q + d_w j]        (C kw, N Hp W')
-
-so the copy is kw / (kh kw) of im2col's. One matrix product with the kh row
-taps' weights stacked, ``W_stack[(i, f), (c, j)] = w[f, c, i, j]``, gives
-``Z = W_stack @ cols`` of shape (kh C_out, N Hp W'), and a row tap is a row
-shift: ``y[n, f, p, q] = sum_i Z[(i, f), n, p + d_h i, q]``. The backward is
-again one product each: with ``D[(i, f), n, r, q] = dy[n, f, r - d_h i, q]``
-(zero outside), ``dW_stack = D @ cols^T`` and ``dcols = W_stack^T @ D``,
-followed by a col2im along the columns only. Images go through in chunks small
-enough for the buffers to stay in cache, and the buffers are reused: their
-zero padding is written once and never overwritten.
-
-The octave convolution composes these with the pooling and upsampling of
-:mod:`octref.sampling` exactly as Eq. 4 reads::
+The octave convolution is Eq. 4 of Chen et al. (ICCV 2019), written as the
+official Gluon ``Conv2D.hybrid_forward`` writes it (facebookresearch/OctConv,
+commit 87c44f7, ``utils/gluon/utils/octconv.py``, lines 253-262): one line per
+path, then two sums::
 
     Y^H = f(X^H; W^HH) + upsample(f(X^L; W^LH))
     Y^L = f(X^L; W^LL) + f(pool(X^H); W^HL)
 
-grouped so that each resolution is one pass: the maps a level reads (X^L and
-pool(X^H)) share one column buffer, paths into the same output are one
-product with their weights concatenated along the input channels
-(``[W^HL W^LL]`` against ``[pool(X^H); X^L]``, when groups == 1), and the
-upsampled L->H result is added by broadcasting instead of being materialised.
-
-Shapes follow PyTorch: NCHW maps, weights ``(C_out, C_in / groups, kh, kw)``.
+Semantics: zero padding is multiplied
+like any other input, so an infinite weight gives NaN where it meets the
+padding (0 * inf; PyTorch's conv2d gives the same NaN border); float16 input is
+computed in float32 and rounded back (spec.dtype, :mod:`octref.contract`).
+This module is written to be read, not to be fast: it copies the input kh * kw
+times. The package default, :mod:`octref.rowshift`, computes the same
+products from a kw-times copy.
 """
-
-from typing import NamedTuple
 
 import numpy as np
 
+from octref.checks import check_int, check_pair, real_array
 from octref.contract import (
     Cache,
-    ConvParams,
     check_cache,
     check_conv_args,
     check_grad,
+    check_memory,
     check_octave_grad,
     check_octconv_args,
 )
-from octref.octave import (
-    GROUPS,
-    PATHS,
-    Octave,
-    OctaveWeights,
-    conv_output_size,
-    path_ends,
-    path_source,
-    pooled_size,
-)
+from octref.octave import GROUPS, PATHS, Octave, OctaveWeights, conv_output_size
 from octref.sampling import (
     pool2x2,
     pool2x2_backward,
@@ -75,33 +55,56 @@ from octref.sampling import (
 __all__ = ["im2col", "col2im", "conv_forward", "conv_backward",
            "octconv_forward", "octconv_backward"]
 
-# Bytes of column and product buffers per chunk of images: small enough for
-# the L2 cache of one core (2 MiB here), and for the buffers not to dominate
-# the memory of a small layer; large maps go one image at a time.
-CHUNK_BYTES = 1 * 2**20
-
 
 # --------------------------------------------------------------------------- im2col
 
-def _tap_slices(n_in, n_out, kernel, stride, padding, dilation):
-    """Per kernel tap t: (output slice, input slice) of the positions in bounds, or None.
+def _check_geometry(x_shape, kernel, stride, padding, dilation, name):
+    """The output size (H', W'), or a ValueError if the kernel does not fit."""
+    out_size = conv_output_size(x_shape[2:], kernel, stride, padding, dilation)
+    if min(out_size) < 1:
+        padded = (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])
+        raise ValueError(f"{name}: the kernel {tuple(kernel)} with dilation {dilation} spans "
+                         f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))} pixels, "
+                         f"larger than the padded input {padded}")
+    return out_size
 
-    Output position o reads input ``s o + d t - pad``; only those in [0, n_in)
-    are listed, so zero padding is never materialised: the other outputs keep
-    the zeros their buffer was made with.
-    """
-    taps = []
-    for t in range(kernel):
-        shift = dilation * t - padding
-        first = max(0, -(shift // stride))              # ceil(-shift / s)
-        last = min(n_out - 1, (n_in - 1 - shift) // stride)
-        if last < first:
-            taps.append(None)
-            continue
-        start = stride * first + shift
-        taps.append((slice(first, last + 1),
-                     slice(start, start + stride * (last - first) + 1, stride)))
-    return taps
+
+def _offset_slices(i, j, out_size, stride, dilation):
+    """Where kernel offset (i, j) reads x_pad for every output pixel: rows d i + s p, p < H'."""
+    (out_h, out_w), (sh, sw), (dh, dw) = out_size, stride, dilation
+    return (slice(dh * i, dh * i + sh * (out_h - 1) + 1, sh),
+            slice(dw * j, dw * j + sw * (out_w - 1) + 1, sw))
+
+
+def _im2col(x, kernel, stride, padding, dilation):
+    """im2col of validated arguments."""
+    n, c, height, width = x.shape
+    (kh, kw), (ph, pw) = kernel, padding
+    out_h, out_w = conv_output_size((height, width), kernel, stride, padding, dilation)
+    padded = n * c * (height + 2 * ph) * (width + 2 * pw)
+    check_memory(x.dtype.itemsize * (padded + n * c * kh * kw * out_h * out_w),
+                 f"im2col of x {x.shape} with kernel {tuple(kernel)}, padding {tuple(padding)} "
+                 "(the padded input and the column buffer)")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((n, c, kh, kw, out_h, out_w), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _offset_slices(i, j, (out_h, out_w), stride, dilation)
+            cols[:, :, i, j] = x_pad[:, :, rows, columns]
+    return cols
+
+
+def _col2im(cols, x_shape, stride, padding, dilation):
+    """col2im of validated arguments: the loop of :func:`_im2col` with ``+=``."""
+    n, c, kh, kw, out_h, out_w = cols.shape
+    (ph, pw), (height, width) = padding, x_shape[2:]
+    dx_pad = np.zeros((n, c, height + 2 * ph, width + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _offset_slices(i, j, (out_h, out_w), stride, dilation)
+            dx_pad[:, :, rows, columns] += cols[:, :, i, j]
+    # What fell on the zero padding has no input pixel to go to.
+    return dx_pad[:, :, ph:ph + height, pw:pw + width]
 
 
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -112,7 +115,8 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W)
-    kernel_size, stride, padding, dilation : (int, int)
+        Any real dtype; the columns have the same dtype.
+    kernel_size, stride, padding, dilation : int or (int, int)
         (rows, cols) of each; the output size is
         ``H' = (H + 2 pad - d (kh - 1) - 1) // s + 1``.
 
@@ -120,18 +124,22 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     -------
     cols : ndarray of shape (N, C, kh, kw, H', W')
         Reshaped to ``(N, C * kh * kw, H' * W')`` it is the column matrix.
+
+    Raises
+    ------
+    ValueError, TypeError
+        An argument of the wrong type, shape or range, a kernel larger than the
+        padded input, or (``MemoryLimitError``) columns larger than octref's
+        memory limit.
     """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    n, c, height, width = x.shape
-    out_h, out_w = conv_output_size((height, width), (kh, kw), stride, padding, dilation)
-    cols = np.zeros((n, c, kh, kw, out_h, out_w), dtype=x.dtype)
-    rows = _tap_slices(height, out_h, kh, sh, ph, dh)
-    columns = _tap_slices(width, out_w, kw, sw, pw, dw)
-    for i, row in enumerate(rows):
-        for j, col in enumerate(columns):
-            if row is not None and col is not None:
-                cols[:, :, i, j, row[0], col[0]] = x[:, :, row[1], col[1]]
-    return cols
+    x = real_array(x, "x")
+    if x.ndim != 4 or min(x.shape) == 0:
+        raise ValueError(f"x must be a non-empty 4-D array (N, C, H, W), got shape {x.shape}")
+    kernel = check_pair(kernel_size, "kernel_size", 1)
+    stride, padding = check_pair(stride, "stride", 1), check_pair(padding, "padding", 0)
+    dilation = check_pair(dilation, "dilation", 1)
+    _check_geometry(x.shape, kernel, stride, padding, dilation, "kernel_size")
+    return _im2col(x, kernel, stride, padding, dilation)
 
 
 def col2im(cols, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -140,289 +148,85 @@ def col2im(cols, x_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     Parameters
     ----------
     cols : ndarray of shape (N, C, kh, kw, H', W')
-    x_shape : (N, C, H, W)
-        Shape of the unpadded input of :func:`im2col`.
-    stride, padding, dilation : (int, int)
+    x_shape : (int, int, int, int)
+        (N, C, H, W), the shape of the input of :func:`im2col`.
+    stride, padding, dilation : int or (int, int)
+        As given to :func:`im2col`.
 
     Returns
     -------
-    ndarray of shape x_shape
+    ndarray of shape x_shape, the dtype of cols
         ``dx`` with ``<im2col(x), cols> == <x, col2im(cols)>`` for every x;
         entries that fell on the zero padding are dropped.
+
+    Raises
+    ------
+    ValueError
+        When ``cols`` is not the shape :func:`im2col` gives for ``x_shape``
+        and these options.
     """
-    n, c, kh, kw, out_h, out_w = cols.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    height, width = x_shape[2:]
-    dx = np.zeros(tuple(x_shape), dtype=cols.dtype)
-    rows = _tap_slices(height, out_h, kh, sh, ph, dh)
-    columns = _tap_slices(width, out_w, kw, sw, pw, dw)
-    for i, row in enumerate(rows):
-        for j, col in enumerate(columns):
-            if row is not None and col is not None:
-                dx[:, :, row[1], col[1]] += cols[:, :, i, j, row[0], col[0]]
-    return dx
-
-
-def _im2col_conv(x, w, params):
-    """Grouped cross-correlation by im2col and one (batched) product: any stride."""
-    n = x.shape[0]
-    c_out, c_in_group, kh, kw = w.shape
-    g = params.groups
-    cols = im2col(x, (kh, kw), params.stride, params.padding, params.dilation)
-    out_h, out_w = cols.shape[-2:]
-    # Group g reads channels [g C/G, (g+1) C/G): contiguous in cols, so one
-    # reshape exposes the groups and a single batched matmul does them all.
-    cols_g = cols.reshape(n, g, c_in_group * kh * kw, out_h * out_w)
-    w_g = w.reshape(g, c_out // g, c_in_group * kh * kw)
-    return np.matmul(w_g, cols_g).reshape(n, c_out, out_h, out_w)
-
-
-def _im2col_conv_backward(dout, x, w, params):
-    """(dx, dw) of :func:`_im2col_conv`; the columns are rebuilt, not kept."""
-    n = dout.shape[0]
-    c_out, c_in_group, kh, kw = w.shape
-    g = params.groups
-    out_h, out_w = dout.shape[-2:]
-    cols = im2col(x, (kh, kw), params.stride, params.padding, params.dilation)
-    dout_g = dout.reshape(n, g, c_out // g, out_h * out_w)
-    cols_g = cols.reshape(n, g, c_in_group * kh * kw, out_h * out_w)
-    # dW[f, k] = sum_{n, pixels} dout[n, f, pixel] * cols[n, k, pixel]
-    dw = np.matmul(dout_g, cols_g.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)
-    # dcols = W^T dout, then col2im scatters each column back to its pixels.
-    w_g = w.reshape(g, c_out // g, c_in_group * kh * kw)
-    dcols = np.matmul(w_g.transpose(0, 2, 1), dout_g).reshape(cols.shape)
-    return col2im(dcols, x.shape, params.stride, params.padding, params.dilation), dw
-
-
-# --------------------------------------------------------------------------- row-shifted columns
-
-class _Grid(NamedTuple):
-    """Geometry shared by every product of a :func:`_row_shift_forward` call (stride_h 1)."""
-
-    kernel: tuple      # (kh, kw)
-    padding: tuple     # (ph, pw)
-    dilation: tuple    # (dh, dw)
-    stride_w: int
-    in_size: tuple     # (H, W) of every input block
-    out_size: tuple    # (H', W')
-
-
-class _Product(NamedTuple):
-    """One matrix product: ``w`` against the stacked input channels [start, stop)."""
-
-    w: np.ndarray      # (C_out, (stop - start) / groups, kh, kw)
-    start: int
-    stop: int
-    groups: int
-
-
-def _grid(params, kernel, in_size):
-    return _Grid(tuple(kernel), params.padding, params.dilation, params.stride[1],
-                 tuple(in_size), params.out_size)
-
-
-def _stack_weights(w, groups):
-    """``W_stack[g, (i, f), (c, j)] = w[g F/G + f, c, i, j]``: shape (G, kh F/G, C/G kw)."""
-    f, cg, kh, kw = w.shape
-    fg = f // groups
-    return (w.reshape(groups, fg, cg, kh, kw).transpose(0, 3, 1, 2, 4)
-            .reshape(groups, kh * fg, cg * kw))
-
-
-def _unstack_weights(dw_stack, shape, groups):
-    """Inverse of :func:`_stack_weights`: (G, kh F/G, C/G kw) back to (F, C/G, kh, kw)."""
-    f, cg, kh, kw = shape
-    return (dw_stack.reshape(groups, kh, f // groups, cg, kw).transpose(0, 2, 3, 1, 4)
-            .reshape(shape))
-
-
-class _Buffers:
-    """Reusable per-chunk buffers whose zero padding is written once.
-
-    ``cols`` is (C, kw, nb, Hp, W'): every chunk writes exactly the in-bounds
-    entries, so the padding rows and columns stay zero. ``matrix(buffer, start,
-    stop, groups, nb)`` views channels [start, stop) of the first nb images as
-    (G, C_part / G kw, nb Hp W'), a BLAS-ready view with a leading dimension,
-    no copy.
-    """
-
-    def __init__(self, blocks, grid, chunk, dtype):
-        (_, kw), (ph, _) = grid.kernel, grid.padding
-        self.hp = grid.in_size[0] + 2 * ph
-        self.chunk = chunk
-        c_total = sum(block.shape[1] for block in blocks)
-        self.cols = np.zeros((c_total, kw, chunk, self.hp, grid.out_size[1]), dtype=dtype)
-        self.grid = grid
-        self.blocks = blocks
-        self.col_taps = _tap_slices(grid.in_size[1], grid.out_size[1], kw, grid.stride_w,
-                                    grid.padding[1], grid.dilation[1])
-
-    def fill(self, n0, nb):
-        """cols[c, j, n, r, q] = x_pad[n0 + n, c, r, s_w q + d_w j] for the stacked blocks."""
-        ph, height = self.grid.padding[0], self.grid.in_size[0]
-        c0 = 0
-        for block in self.blocks:
-            c1 = c0 + block.shape[1]
-            images = block[n0:n0 + nb].transpose(1, 0, 2, 3)   # (C_a, nb, H, W)
-            for j, tap in enumerate(self.col_taps):
-                if tap is not None:
-                    self.cols[c0:c1, j, :nb, ph:ph + height, tap[0]] = images[..., tap[1]]
-            c0 = c1
-
-    @staticmethod
-    def matrix(buffer, start, stop, groups, nb):
-        part = buffer[start:stop, :, :nb]
-        return part.reshape(groups, -1, nb * part.shape[-2] * part.shape[-1])
-
-
-def _chunk_size(n, blocks, products, grid, itemsize):
-    """Images per chunk so that the columns and one product buffer fit CHUNK_BYTES."""
-    (kh, kw), hp = grid.kernel, grid.in_size[0] + 2 * grid.padding[0]
-    c_total = sum(block.shape[1] for block in blocks)
-    f_max = max(product.w.shape[0] for product in products)
-    per_image = itemsize * hp * grid.out_size[1] * (2 * c_total * kw + kh * f_max)
-    most = max(1, min(n, CHUNK_BYTES // per_image))
-    # Even chunks: 8 images at most 7 per chunk go 4 + 4, not 7 + 1.
-    chunks = -(-n // most)
-    return -(-n // chunks)
-
-
-def _row_shift_forward(blocks, products, grid):
-    """Outputs of the products over the channel-stacked input blocks (row stride 1).
-
-    Parameters
-    ----------
-    blocks : list of ndarray (N, C_a, H, W)
-        Inputs at one resolution; their channels are stacked in order.
-    products : list of _Product
-        Each reads a contiguous range of the stacked channels.
-    grid : _Grid
-
-    Returns
-    -------
-    list of ndarray (N, C_out, H', W'), one per product.
-    """
-    n, dtype = blocks[0].shape[0], blocks[0].dtype
-    (kh, _), dh = grid.kernel, grid.dilation[0]
-    out_h, out_w = grid.out_size
-    chunk = _chunk_size(n, blocks, products, grid, dtype.itemsize)
-    buffers = _Buffers(blocks, grid, chunk, dtype)
-    stacks = [_stack_weights(p.w, p.groups) for p in products]
-    outs = [np.empty((n, p.w.shape[0], out_h, out_w), dtype=dtype) for p in products]
-    z_flat = np.empty(max(s.size // s.shape[-1] for s in stacks) * chunk * buffers.hp * out_w,
-                      dtype=dtype)
-    for n0 in range(0, n, chunk):
-        nb = min(chunk, n - n0)
-        buffers.fill(n0, nb)
-        for product, w_stack, out in zip(products, stacks, outs):
-            g = product.groups
-            cols = buffers.matrix(buffers.cols, product.start, product.stop, g, nb)
-            z = z_flat[:g * w_stack.shape[1] * cols.shape[-1]].reshape(g, w_stack.shape[1], -1)
-            np.matmul(w_stack, cols, out=z)
-            # Row tap i of output row p is Z's block i at padded row p + d_h i: the
-            # sum of kh row-shifted views, written straight into NCHW order.
-            z = z.reshape(g, kh, -1, nb, buffers.hp, out_w)
-            target = out[n0:n0 + nb].reshape(nb, g, -1, out_h, out_w).transpose(1, 2, 0, 3, 4)
-            if kh == 1:
-                np.copyto(target, z[:, 0, :, :, :out_h])
-            else:
-                np.add(z[:, 0, :, :, :out_h], z[:, 1, :, :, dh:dh + out_h], out=target)
-                for i in range(2, kh):
-                    target += z[:, i, :, :, dh * i:dh * i + out_h]
-    return outs
-
-
-def _row_shift_backward(blocks, products, douts, grid):
-    """(d blocks, d weights) of :func:`_row_shift_forward` for the gradients ``douts``."""
-    n, dtype = blocks[0].shape[0], blocks[0].dtype
-    (kh, _), (ph, _), dh = grid.kernel, grid.padding, grid.dilation[0]
-    height = grid.in_size[0]
-    out_h, out_w = grid.out_size
-    chunk = _chunk_size(n, blocks, products, grid, dtype.itemsize)
-    buffers = _Buffers(blocks, grid, chunk, dtype)
-    dcols = np.empty_like(buffers.cols)
-    stacks = [_stack_weights(p.w, p.groups) for p in products]
-    dstacks = [np.zeros_like(s) for s in stacks]
-    # D[g, i, f, n, r, q] = dy[n, g F/G + f, r - d_h i, q]; the other rows stay zero.
-    d_bufs = [np.zeros((p.groups, kh, p.w.shape[0] // p.groups, chunk, buffers.hp, out_w),
-                       dtype=dtype) for p in products]
-    # A column tap that reads every input column (the centre one of a padded
-    # stride-1 kernel) writes dx first, so dx needs no zero fill.
-    width = grid.in_size[1]
-    full = next((j for j, tap in enumerate(buffers.col_taps)
-                 if tap is not None and tap[1] == slice(0, width, 1)), None)
-    dblocks = [(np.empty_like if full is not None else np.zeros_like)(block) for block in blocks]
-    c_total = buffers.cols.shape[0]
-    for n0 in range(0, n, chunk):
-        nb = min(chunk, n - n0)
-        buffers.fill(n0, nb)
-        written = np.zeros(c_total, dtype=bool)
-        for product, w_stack, dw_stack, d, dout in zip(products, stacks, dstacks, d_bufs, douts):
-            g = product.groups
-            dy = dout[n0:n0 + nb].reshape(nb, g, -1, out_h, out_w).transpose(1, 2, 0, 3, 4)
-            for i in range(kh):
-                d[:, i, :, :nb, dh * i:dh * i + out_h] = dy
-            d_matrix = d[:, :, :, :nb].reshape(g, kh * d.shape[2], -1)
-            cols = buffers.matrix(buffers.cols, product.start, product.stop, g, nb)
-            dw_stack += np.matmul(d_matrix, cols.transpose(0, 2, 1))
-            # dcols = W_stack^T D; products reading the same channels add up.
-            dc = buffers.matrix(dcols, product.start, product.stop, g, nb)
-            seen = written[product.start:product.stop]
-            if not seen.any():
-                np.matmul(w_stack.transpose(0, 2, 1), d_matrix, out=dc)
-            else:
-                dcols[product.start + np.flatnonzero(~seen), :, :nb] = 0
-                dc += np.matmul(w_stack.transpose(0, 2, 1), d_matrix)
-            seen[:] = True
-        # col2im along the columns; padded rows and columns are dropped.
-        c0 = 0
-        for block, dblock in zip(blocks, dblocks):
-            c1 = c0 + block.shape[1]
-            dimages = dblock[n0:n0 + nb].transpose(1, 0, 2, 3)
-            if full is not None:
-                tap = buffers.col_taps[full]
-                dimages[...] = dcols[c0:c1, full, :nb, ph:ph + height, tap[0]]
-            for j, tap in enumerate(buffers.col_taps):
-                if tap is not None and j != full:
-                    dimages[..., tap[1]] += dcols[c0:c1, j, :nb, ph:ph + height, tap[0]]
-            c0 = c1
-    dws = [_unstack_weights(ds, p.w.shape, p.groups) for ds, p in zip(dstacks, products)]
-    return dblocks, dws
+    cols = real_array(cols, "cols")
+    if cols.ndim != 6:
+        raise ValueError(f"cols must be 6-D (N, C, kh, kw, H', W'), got shape {cols.shape}")
+    if not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4:
+        raise ValueError(f"x_shape must be a 4-tuple (N, C, H, W), got {x_shape!r}")
+    x_shape = tuple(check_int(s, "x_shape", minimum=1) for s in x_shape)
+    stride, padding = check_pair(stride, "stride", 1), check_pair(padding, "padding", 0)
+    dilation = check_pair(dilation, "dilation", 1)
+    kernel = cols.shape[2:4]
+    if min(kernel) < 1:
+        raise ValueError(f"cols must have a kernel of at least (1, 1), got shape {cols.shape}")
+    out_size = _check_geometry(x_shape, kernel, stride, padding, dilation, "x_shape")
+    expected = x_shape[:2] + kernel + tuple(out_size)
+    if cols.shape != expected:
+        raise ValueError(f"x_shape {x_shape} does not match cols: im2col of that shape with "
+                         f"stride {stride}, padding {padding}, dilation {dilation} gives cols "
+                         f"of shape {expected}, got {cols.shape}")
+    return _col2im(cols, x_shape, stride, padding, dilation)
 
 
 # --------------------------------------------------------------------------- conv
 
-def _conv(x, w, params):
-    """Grouped cross-correlation of validated arrays; the fast path when the row stride is 1."""
-    if params.stride[0] != 1:
-        return _im2col_conv(x, w, params)
-    grid = _grid(params, w.shape[2:], x.shape[2:])
-    return _row_shift_forward([x], [_Product(w, 0, x.shape[1], params.groups)], grid)[0]
+def _conv(x, w, stride, padding, dilation, groups):
+    """Grouped cross-correlation of validated arrays: im2col, then one (batched) product."""
+    n = x.shape[0]
+    c_out, c_per_group, kh, kw = w.shape
+    cols = _im2col(x, (kh, kw), stride, padding, dilation)
+    out_h, out_w = cols.shape[-2:]
+    # Group g reads input channels [g C/G, (g+1) C/G): a contiguous block of the
+    # column matrix's rows, so one reshape exposes the groups to one matmul.
+    cols = cols.reshape(n, groups, c_per_group * kh * kw, out_h * out_w)
+    w_mat = w.reshape(groups, c_out // groups, c_per_group * kh * kw)
+    return (w_mat @ cols).reshape(n, c_out, out_h, out_w)
 
 
-def _conv_backward(dout, x, w, params):
-    """(dx, dw) of :func:`_conv`."""
-    if params.stride[0] != 1:
-        return _im2col_conv_backward(dout, x, w, params)
-    grid = _grid(params, w.shape[2:], x.shape[2:])
-    (dx,), (dw,) = _row_shift_backward([x], [_Product(w, 0, x.shape[1], params.groups)],
-                                       [dout], grid)
-    return dx, dw
+def _conv_backward(dout, x, w, stride, padding, dilation, groups):
+    """(dx, dw) of :func:`_conv`: the two transposed products, then col2im."""
+    n = x.shape[0]
+    c_out, c_per_group, kh, kw = w.shape
+    cols = _im2col(x, (kh, kw), stride, padding, dilation)     # rebuilt, not cached
+    check_memory(2 * cols.nbytes, f"the backward of a convolution of x {x.shape} with w "
+                 f"{w.shape} (the column buffer and its gradient)")
+    cols_mat = cols.reshape(n, groups, c_per_group * kh * kw, -1)
+    dout_mat = dout.reshape(n, groups, c_out // groups, -1)
+    w_mat = w.reshape(groups, c_out // groups, c_per_group * kh * kw)
+    # y = W cols  =>  dW = dy cols^T (summed over the batch), dcols = W^T dy.
+    dw = (dout_mat @ cols_mat.swapaxes(-1, -2)).sum(axis=0).reshape(w.shape)
+    dcols = (w_mat.swapaxes(-1, -2) @ dout_mat).reshape(cols.shape)
+    return _col2im(dcols, x.shape, stride, padding, dilation), dw
 
 
 def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
-    """Grouped 2-D cross-correlation (PyTorch's ``conv2d``) by matrix products.
+    """Grouped 2-D cross-correlation (PyTorch's ``conv2d``) as one matrix product.
 
     ``out[n, f, p, q] = b[f] + sum_{c, i, j} w[f, c, i, j]
-    x_pad[n, g(f) C/G + c, s p + d i, s q + d j]``.
-
-    Row-shifted columns when the row stride is 1, im2col otherwise (see the
-    module docstring).
+    x_pad[n, g(f) C/G + c, s p + d i, s q + d j]``, computed as
+    ``W_mat @ im2col(x)`` per group.
 
     Parameters
     ----------
     x : ndarray of shape (N, C_in, H, W)
-        Integer or boolean input is computed in float64.
+        Integer or boolean input is computed in float64, float16 in float32.
     w : ndarray of shape (C_out, C_in / groups, kh, kw)
     b : ndarray of shape (C_out,), optional
     stride, padding, dilation : int or (int, int)
@@ -434,11 +238,11 @@ def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     out : ndarray of shape (N, C_out, H', W')
         ``H' = (H + 2 pad - d (kh - 1) - 1) // s + 1``; dtype of x (float64
         for integer x).
-    cache : tuple
-        What :func:`conv_backward` needs (the input itself, not its columns).
+    cache : Cache
+        What :func:`conv_backward` needs (the input, not its columns).
     """
     x, w, b, params = check_conv_args(x, w, b, stride, padding, dilation, groups)
-    out = _conv(x, w, params)
+    out = _conv(x, w, params.stride, params.padding, params.dilation, params.groups)
     if b is not None:
         out += b[:, None, None]
     cache = Cache("octref.im2col.conv_forward", x, w, b is not None, params)
@@ -452,8 +256,8 @@ def conv_backward(dout, cache):
     ----------
     dout : ndarray of shape (N, C_out, H', W')
         Upstream gradient dL/d out.
-    cache : tuple
-        From :func:`conv_forward`.
+    cache : Cache
+        From :func:`conv_forward` of this module.
 
     Returns
     -------
@@ -462,141 +266,90 @@ def conv_backward(dout, cache):
     db : ndarray of shape (C_out,), or None when the forward had no bias
     """
     _, x, w, has_bias, params, _ = check_cache(cache, "octref.im2col.conv_forward")
-    dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", w.dtype)
-    dx, dw = _conv_backward(dout, x, w, params)
+    dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", params.dtype)
+    dx, dw = _conv_backward(dout, x, w, params.stride, params.padding, params.dilation,
+                            params.groups)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    out = params.out_dtype
-    return (dx.astype(out, copy=False), dw.astype(out, copy=False),
-            None if db is None else db.astype(out, copy=False))
+    return tuple(None if a is None else a.astype(params.out_dtype, copy=False)
+                 for a in (dx, dw, db))
 
 
-# --------------------------------------------------------------------------- octconv plan
+# --------------------------------------------------------------------------- Eq. 4
 
-class _Level(NamedTuple):
-    """The paths whose inputs share one resolution, computed in one pass.
+def _path_options(spec, path):
+    """(stride, padding, dilation, groups) of one path's convolution f."""
+    stride = 2 if path == "hl" and spec.downsample == "strided" else 1
+    return (stride, stride), (spec.padding, spec.padding), (1, 1), spec.path_groups[path]
 
-    ``sources[a] = (group, times)``: block a is x.<group> pooled ``times`` times.
-    ``products[m]`` computes ``paths[m]`` (two paths when merged, their weights
-    concatenated along the input channels in block order).
+
+def _sampling(spec):
+    """The down, pool and up of Eq. 4 for this call, and their adjoints.
+
+    ``down``: stride 2 pools every path's input first, as the official code
+    does (identity at stride 1). ``pool``: H->L's 2x2 average pooling
+    (identity for downsample="strided", whose f has stride 2). ``up``: L->H's
+    nearest upsampling to the high grid (identity at stride 2, where it and
+    the pooling cancel). Each adjoint takes the array the forward resampled,
+    for its size.
     """
+    stride2, avgpool = spec.stride == 2, spec.downsample == "avgpool"
+    high_size = spec.out_size.get("high")
 
-    blocks: list
-    sources: list
-    products: list
-    paths: list
-    grid: _Grid
+    def down(a):
+        return pool2x2(a) if stride2 else a
 
+    def pool(a):
+        return pool2x2(a) if avgpool else a
 
-def _pooled_input(x, source, cache):
-    """x.<group> pooled ``times`` times, each pooling computed once."""
-    if source not in cache:
-        group, times = source
-        cache[source] = pool2x2(_pooled_input(x, (group, times - 1), cache)) if times else \
-            getattr(x, group)
-    return cache[source]
+    def up(a):
+        return a if stride2 else upsample2x_nearest(a, high_size)
 
+    def down_t(da, a):
+        return pool2x2_backward(da, a.shape[2:]) if stride2 else da
 
-def _octave_plan(x, w, spec):
-    """(levels, strided): the passes of the forward and the stride-2 H->L path if any.
+    def pool_t(da, a):
+        return pool2x2_backward(da, a.shape[2:]) if avgpool else da
 
-    Paths are grouped by the size of the map they read. Inside a level, two
-    paths into the same output with groups == 1 read the two blocks, so they
-    become one product over all stacked channels (e.g. ``[W^HL W^LL]`` against
-    ``[pool(X^H); X^L]``).
-    """
-    pooled = {}
-    strided = "hl" if ("hl" in spec.paths and spec.downsample == "strided") else None
-    by_size = {}
-    for path in spec.paths:
-        if path == strided:
-            continue
-        source = path_source(path, spec.stride, spec.downsample)
-        block = _pooled_input(x, source, pooled)
-        by_size.setdefault(block.shape[2:], []).append((path, source, block))
-    pad = (spec.padding, spec.padding)
-    levels = []
-    for size, members in by_size.items():
-        sources, blocks = [], []
-        for _, source, block in members:
-            if source not in sources:
-                sources.append(source)
-                blocks.append(block)
-        offsets = np.cumsum([0] + [b.shape[1] for b in blocks])
-        params = ConvParams((1, 1), pad, (1, 1), 1,
-                            conv_output_size(size, (spec.kernel,) * 2, (1, 1), pad, (1, 1)))
-        products, paths = [], []
-        for dst in GROUPS:
-            into = sorted((sources.index(src), p) for p, src, _ in members
-                          if _dst(p, spec) == dst)
-            blocks_read = [a for a, _ in into]
-            if (len(into) == 2 and blocks_read[1] == blocks_read[0] + 1
-                    and all(spec.path_groups[p] == 1 for _, p in into)):
-                weight = np.concatenate([getattr(w, p) for _, p in into], axis=1)
-                products.append(_Product(weight, int(offsets[blocks_read[0]]),
-                                         int(offsets[blocks_read[1] + 1]), 1))
-                paths.append(tuple(p for _, p in into))
-            else:
-                for a, p in into:
-                    products.append(_Product(getattr(w, p), int(offsets[a]),
-                                             int(offsets[a + 1]), spec.path_groups[p]))
-                    paths.append((p,))
-        # L->H at stride 1 writes a low-resolution map that is upsampled later.
-        for a, p in [(sources.index(src), p) for p, src, _ in members if _dst(p, spec) == "up"]:
-            products.append(_Product(getattr(w, p), int(offsets[a]), int(offsets[a + 1]),
-                                     spec.path_groups[p]))
-            paths.append((p,))
-        levels.append(_Level(blocks, sources, products, paths,
-                             _grid(params, (spec.kernel,) * 2, size)))
-    return levels, strided
+    def up_t(da, a):
+        return da if stride2 else upsample2x_nearest_backward(da, a.shape[2:])
+
+    return down, pool, up, down_t, pool_t, up_t
 
 
-def _dst(path, spec):
-    """Where a path's product goes: "h", "l", or "up" (L->H at stride 1, upsampled into h)."""
-    if path == "lh" and spec.stride == 1:
-        return "up"
-    return path_ends(path)[1]
+def _sum(a, b):
+    """a + b, where None is an absent path (the Gluon code's ``_sum``)."""
+    return b if a is None else a if b is None else a + b
 
-
-def _strided_params(spec):
-    return ConvParams((2, 2), (spec.padding,) * 2, (1, 1), spec.path_groups["hl"],
-                      spec.out_size["low"])
-
-
-# --------------------------------------------------------------------------- octconv
 
 def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsample="avgpool"):
-    """Octave convolution (Eq. 4) by matrix products, one pass per resolution.
+    """Octave convolution, Eq. 4: each path a convolution, then two sums.
 
     ``Y^H = f(X^H; W^HH) + upsample(f(X^L; W^LH))`` and
-    ``Y^L = f(X^L; W^LL) + f(pool(X^H); W^HL)``, where f is a stride-1
-    cross-correlation with the same ``padding`` and ``groups`` on every path,
-    pool is :func:`~octref.sampling.pool2x2` and upsample is
-    :func:`~octref.sampling.upsample2x_nearest`. Absent groups and paths are
-    skipped (see :class:`~octref.octave.OctaveWeights`).
+    ``Y^L = f(X^L; W^LL) + f(pool(X^H); W^HL)``, where f is
+    :func:`conv_forward`'s convolution with the same ``padding`` and
+    ``groups`` on every path (depthwise: each path's own, from the layout),
+    pool is :func:`~octref.sampling.pool2x2` and upsample
+    :func:`~octref.sampling.upsample2x_nearest`. Absent paths are skipped.
 
-    * ``stride=2`` pools every path's input first (H->H: pool X^H; H->L: pool
-      twice; L->L: pool X^L) and L->H is f(X^L) with no upsampling.
-    * ``downsample="strided"`` computes H->L as f(X^H; W^HL) with stride 2
-      instead of f(pool(X^H); W^HL): the paper's Table 3 ablation, whose
-      samples sit half a pixel up-left of the pooled ones (stride 1 only).
-    * Depthwise (``groups`` equal to the total input channels): only H->H and
-      L->L, each depthwise.
+    * ``stride=2`` pools every path's input first, as the official code does
+      (H->L pools twice, :func:`octref.octave.path_source`), and L->H is
+      f(X^L) with no upsampling.
+    * ``downsample="strided"`` computes H->L as f(X^H; W^HL) with stride 2,
+      the paper's Table 3 ablation (stride 1 only).
 
     Parameters
     ----------
     x : Octave
         ``x.high`` (N, C_in_high, H, W) and ``x.low`` (N, C_in_low,
-        ceil(H/2), ceil(W/2)); either may be None. Integers compute in float64.
+        ceil(H/2), ceil(W/2)); either may be None.
     w : OctaveWeights
         ``hh``, ``hl``, ``lh``, ``ll`` of shape (C_out_part, C_in_part / groups,
         k, k); None exactly for absent paths.
     b : Octave, optional
-        One bias vector per output map: ``b.high`` (C_out_high,), ``b.low``
-        (C_out_low,), added once to Y^H and Y^L (as the official code).
+        ``b.high`` (C_out_high,) added to Y^H, ``b.low`` (C_out_low,) to Y^L.
     stride : {1, 2}
     padding : int or None
-        None means size-preserving, (k - 1) / 2. Any layer with more than one
-        path, or one crossing frequencies, needs odd k and that padding.
+        None means size-preserving, (k - 1) / 2.
     groups : int
     downsample : {"avgpool", "strided"}
 
@@ -605,78 +358,52 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     y : Octave
         ``y.high`` (N, C_out_high, H_out, W_out), ``y.low`` (N, C_out_low,
         ceil(H_out/2), ceil(W_out/2)); None for an absent output group.
-    cache : tuple
-        What :func:`octconv_backward` needs: the inputs (and pooled inputs),
-        not their columns.
+    cache : Cache
+        What :func:`octconv_backward` needs: private copies of x and w.
     """
     x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample)
-    levels, strided = _octave_plan(x, w, spec)
-    y, upsampled = {}, []
-    for level in levels:
-        outs = _row_shift_forward(level.blocks, level.products, level.grid)
-        for paths, out in zip(level.paths, outs):
-            dst = _dst(paths[0], spec)
-            if dst == "up":
-                upsampled.append(out)
-            elif dst in y:
-                y[dst] += out
-            else:
-                y[dst] = out
-    if strided:
-        out = _im2col_conv(x.high, w.hl, _strided_params(spec))
-        y["low"] = y["low"] + out if "low" in y else out
-    for out in upsampled:
-        if "high" in y:
-            _add_upsampled(y["high"], out)
-        else:
-            y["high"] = upsample2x_nearest(out, spec.out_size["high"])
+    down, pool, up, *_ = _sampling(spec)
+    paths = spec.paths
+
+    def f(x_in, path):
+        return _conv(x_in, getattr(w, path), *_path_options(spec, path))
+
+    # Eq. 4, one line per path, as the official hybrid_forward (octconv.py, lines 255-262).
+    y_hh = f(down(x.high), "hh") if "hh" in paths else None
+    y_hl = f(pool(down(x.high)), "hl") if "hl" in paths else None
+    y_lh = up(f(x.low, "lh")) if "lh" in paths else None
+    y_ll = f(down(x.low), "ll") if "ll" in paths else None
+    y_high = _sum(y_hh, y_lh)
+    y_low = _sum(y_ll, y_hl)
+
+    y = Octave(y_high, y_low)
     if b is not None:
-        for group, bias in zip(GROUPS, b):
-            if bias is not None:
-                y[group] += bias[:, None, None]
-    has_bias = {g: b is not None and bias is not None
-                for g, bias in zip(GROUPS, b or (None, None))}
-    cache = Cache("octref.im2col.octconv_forward", x, w, has_bias, spec, levels)
-    y = Octave(*(y[g].astype(spec.out_dtype, copy=False) if g in y else None for g in GROUPS))
-    return y, cache
-
-
-def _add_upsampled(y, low):
-    """``y += upsample2x_nearest(low)`` in place, without materialising the upsampled map.
-
-    The columns are upsampled first (a copy of half the size of y, with
-    contiguous rows), then added to both rows of each pair by broadcasting:
-    strided adds over every other column are twice as slow in NumPy.
-    """
-    height, width = y.shape[-2:]
-    wide = np.repeat(low, 2, axis=-1)[..., :width]
-    if height % 2 == 0 and y.flags.c_contiguous:
-        row_pairs = y.reshape(y.shape[:-2] + (height // 2, 2, width))
-        row_pairs += wide[..., None, :]
-    else:
-        y[..., 0::2, :] += wide
-        y[..., 1::2, :] += wide[..., :height // 2, :]
+        y = Octave(*(out if bias is None else out + bias[:, None, None]
+                     for out, bias in zip(y, b)))
+    has_bias = {g: b is not None and getattr(b, g) is not None for g in GROUPS}
+    cache = Cache("octref.im2col.octconv_forward", x, w, has_bias, spec)
+    return Octave(*(None if a is None else a.astype(spec.out_dtype, copy=False)
+                    for a in y)), cache
 
 
 def octconv_backward(dy, cache):
-    """Gradients of :func:`octconv_forward`, one pass per resolution.
+    """Gradients of :func:`octconv_forward`: the chain rule of its four lines.
 
-    The chain rule through Eq. 4, with pool^T and up^T the adjoints in
-    :mod:`octref.sampling` and f^T the input gradient of a convolution::
+    With f^T the gradients of a convolution and pool^T, up^T the adjoints of
+    :mod:`octref.sampling`, each line read right to left::
 
         dX^H = f^T(dY^H; W^HH) + pool^T(f^T(dY^L; W^HL))
-        dX^L = f^T(dY^L; W^LL) + f^T(up^T(dY^H); W^LH)
+        dX^L = f^T(up^T(dY^H); W^LH) + f^T(dY^L; W^LL)
 
-    (at stride 2 each path's input gradient also passes through pool^T, and
-    the L->H path has no up^T).
+    (at stride 2 every path's input gradient also goes through pool^T, and
+    L->H has no up^T).
 
     Parameters
     ----------
     dy : Octave
-        dL/dY: ``dy.high`` shaped like ``y.high``, ``dy.low`` like ``y.low``;
-        None for an output group the layer does not have.
-    cache : tuple
-        From :func:`octconv_forward`.
+        dL/dY, shaped like y; None for an output group the layer does not have.
+    cache : Cache
+        From :func:`octconv_forward` of this module.
 
     Returns
     -------
@@ -688,58 +415,38 @@ def octconv_backward(dy, cache):
         ``db.high`` (C_out_high,), ``db.low`` (C_out_low,); None where the
         forward had no bias (None when it had none at all).
     """
-    _, x, w, has_bias, spec, levels = check_cache(cache, "octref.im2col.octconv_forward")
-    dys = check_octave_grad(dy, spec)
-    dsources, dws = {}, {}
-    for level in levels:
-        douts = []
-        for paths in level.paths:
-            grad = dys[path_ends(paths[0])[1]]
-            if _dst(paths[0], spec) == "up":
-                grad = upsample2x_nearest_backward(grad, spec.in_size["low"])
-            douts.append(grad)
-        dblocks, dweights = _row_shift_backward(level.blocks, level.products, douts, level.grid)
-        for source, dblock in zip(level.sources, dblocks):
-            dsources[source] = dsources[source] + dblock if source in dsources else dblock
-        for paths, dweight in zip(level.paths, dweights):
-            # A merged product's gradient splits back along the input channels.
-            splits = np.cumsum([getattr(w, p).shape[1] for p in paths])[:-1]
-            for p, part in zip(paths, np.split(dweight, splits, axis=1)):
-                dws[p] = part
-    dxs = {}
-    if "hl" in spec.paths and spec.downsample == "strided":
-        dx_hl, dws["hl"] = _im2col_conv_backward(dys["low"], x.high, w.hl,
-                                                 _strided_params(spec))
-        dxs["high"] = dx_hl
-    # A source pooled t times passes its gradient down through pool^T t times;
-    # sources of one group share the trip from the deepest one up.
-    for group in GROUPS:
-        depths = [t for g, t in dsources if g == group]
-        if not depths:
-            continue
-        grad = dsources[(group, max(depths))]
-        for times in range(max(depths), 0, -1):
-            size = pooled_size(spec.in_size[group], times - 1)
-            finer = dsources.get((group, times - 1))
-            if finer is not None and size[0] % 2 == 0 and size[1] % 2 == 0:
-                # Even sizes: pool^T is a quarter of nearest upsampling, added in place
-                # into the gradient already there (ours to modify) without a full-size temporary.
-                _add_upsampled(finer, grad * grad.dtype.type(0.25))
-                grad = finer
-            else:
-                grad = pool2x2_backward(grad, size)
-                if finer is not None:
-                    grad += finer
-        dxs[group] = dxs[group] + grad if group in dxs else grad
-    # An input group no path reads (a depthwise layer that drops it) gets zeros.
-    dx = Octave(*(None if a is None else dxs[g] if g in dxs else np.zeros_like(a)
-                  for g, a in zip(GROUPS, x)))
-    dw = OctaveWeights(*(dws.get(p) for p in PATHS))
+    _, x, w, has_bias, spec, _ = check_cache(cache, "octref.im2col.octconv_forward")
+    dy_high, dy_low = (check_octave_grad(dy, spec).get(g) for g in GROUPS)
+    down, pool, _, down_t, pool_t, up_t = _sampling(spec)
+    paths, dw = spec.paths, {}
+
+    def f_t(dout, x_in, path):
+        dx_in, dw[path] = _conv_backward(dout, x_in, getattr(w, path),
+                                         *_path_options(spec, path))
+        return dx_in
+
+    # The forward's lines, each differentiated from its output back to its input.
+    dx_hh = down_t(f_t(dy_high, down(x.high), "hh"), x.high) if "hh" in paths else None
+    if "hl" in paths:
+        x_high_down = down(x.high)
+        dx_hl = down_t(pool_t(f_t(dy_low, pool(x_high_down), "hl"), x_high_down), x.high)
+    else:
+        dx_hl = None
+    dx_lh = f_t(up_t(dy_high, x.low), x.low, "lh") if "lh" in paths else None
+    dx_ll = down_t(f_t(dy_low, down(x.low), "ll"), x.low) if "ll" in paths else None
+    dx_high = _sum(dx_hh, dx_hl)
+    dx_low = _sum(dx_lh, dx_ll)
+
+    # An input group no path reads (a depthwise layer without its output) gets zeros.
+    dx = Octave(*(None if a is None else np.zeros_like(a) if da is None else da
+                  for a, da in zip(x, (dx_high, dx_low))))
     db = None
     if any(has_bias.values()):
-        db = Octave(*(dys[g].sum(axis=(0, 2, 3)) if has_bias[g] else None for g in GROUPS))
+        db = Octave(dy_high.sum(axis=(0, 2, 3)) if has_bias["high"] else None,
+                    dy_low.sum(axis=(0, 2, 3)) if has_bias["low"] else None)
 
-    def out(a):
-        return None if a is None else a.astype(spec.out_dtype, copy=False)
-    db = None if db is None else Octave(*map(out, db))
-    return Octave(*map(out, dx)), OctaveWeights(*map(out, dw)), db
+    def out(tree, kind):
+        return None if tree is None else kind(
+            *(None if a is None else a.astype(spec.out_dtype, copy=False) for a in tree))
+    return (out(dx, Octave), out(OctaveWeights(*(dw.get(p) for p in PATHS)), OctaveWeights),
+            out(db, Octave))

@@ -10,9 +10,16 @@ to m + 1 and the last window averages 2 (or, in the corner, 1) pixels instead
 of 4. The pooled sample sits at the centre of its block, ``2p + 0.5`` on the
 high-resolution grid. Nearest upsampling is its partner: high pixel ``p`` reads
 low pixel ``floor(p / 2)``, cropped to the high size.
+
+Dtypes as everywhere in octref: integer and boolean maps give float64, float16
+is summed in float32 and rounded back. Each function checks its sizes and
+names the argument that does not fit.
 """
 
 import numpy as np
+
+from octref.checks import check_pair, real_array
+from octref.octave import ceil_half
 
 __all__ = ["pool2x2", "pool2x2_backward", "upsample2x_nearest", "upsample2x_nearest_backward"]
 
@@ -24,14 +31,22 @@ def _pool_counts(height, width, dtype):
     return np.outer(rows, cols).astype(dtype)
 
 
-def _as_float(x):
-    """x as a float array: integer and boolean maps average in float64."""
-    x = np.asarray(x)
-    if x.dtype.kind in "biu":
-        return x.astype(np.float64)
+def _as_float(x, name):
+    """(x in its compute dtype, the output dtype), or a TypeError / ValueError naming x.
+
+    Integer and boolean maps compute in float64; float16 computes in float32
+    (a 2x2 sum of float16 values overflows long before their mean does) and is
+    rounded back at the end, as everywhere in octref.
+    """
+    x = real_array(x, name)
+    if x.ndim < 2 or min(x.shape[-2:]) == 0:
+        raise ValueError(f"{name} must have at least 2 dimensions (..., H, W) with H, W >= 1, "
+                         f"got shape {x.shape}")
     if x.dtype.kind != "f":
-        raise TypeError(f"expected a real numeric array, got dtype {x.dtype}")
-    return x
+        return x.astype(np.float64), np.dtype(np.float64)
+    if x.dtype == np.float16:
+        return x.astype(np.float32), x.dtype
+    return x, x.dtype
 
 
 def _pair_sums(x, axis):
@@ -53,6 +68,14 @@ def _pair_sums(x, axis):
     return sums
 
 
+def _check_halves(name_small, small, name_big, big):
+    """ValueError unless ``small`` == (ceil(H/2), ceil(W/2)) for ``big`` = (H, W)."""
+    expected = (ceil_half(big[0]), ceil_half(big[1]))
+    if tuple(small) != expected:
+        raise ValueError(f"{name_small} must be (ceil(H/2), ceil(W/2)) = {expected} for "
+                         f"{name_big} (H, W) = {tuple(big)}, got {tuple(small)}")
+
+
 def pool2x2(x):
     """2x2 average pooling, stride 2, ceil mode, mean over in-bounds pixels.
 
@@ -62,19 +85,21 @@ def pool2x2(x):
     Parameters
     ----------
     x : ndarray of shape (..., H, W)
-        Integer and boolean input is averaged in float64.
+        Integer and boolean input is averaged in float64, float16 in float32.
 
     Returns
     -------
     ndarray of shape (..., ceil(H/2), ceil(W/2))
+        The dtype of x (float64 for integer and boolean x).
     """
-    x = _as_float(x)
+    x, out_dtype = _as_float(x, "x")
     height, width = x.shape[-2:]
     sums = _pair_sums(_pair_sums(x, -2), -1)
     if height % 2 == 0 and width % 2 == 0:
         sums *= x.dtype.type(0.25)
-        return sums
-    return sums / _pool_counts(height, width, x.dtype)
+    else:
+        sums = sums / _pool_counts(height, width, x.dtype)
+    return sums.astype(out_dtype, copy=False)
 
 
 def pool2x2_backward(dy, in_size):
@@ -87,21 +112,27 @@ def pool2x2_backward(dy, in_size):
     Parameters
     ----------
     dy : ndarray of shape (..., ceil(H/2), ceil(W/2))
-        Integer and boolean input is computed in float64.
+        Integer and boolean input is computed in float64, float16 in float32.
     in_size : (int, int)
         (H, W), the size of the map that was pooled.
 
     Returns
     -------
     ndarray of shape (..., H, W)
+
+    Raises
+    ------
+    ValueError
+        When dy's spatial size is not (ceil(H/2), ceil(W/2)).
     """
-    dy = _as_float(dy)
-    height, width = in_size
+    dy, out_dtype = _as_float(dy, "dy")
+    height, width = check_pair(in_size, "in_size", 1)
+    _check_halves("dy's spatial size", dy.shape[-2:], "in_size", (height, width))
     if height % 2 == 0 and width % 2 == 0:
         share = dy * dy.dtype.type(0.25)
     else:
         share = dy / _pool_counts(height, width, dy.dtype)
-    return _repeat2x2(share, (height, width))
+    return _repeat2x2(share, (height, width)).astype(out_dtype, copy=False)
 
 
 def _repeat2x2(x, out_size):
@@ -127,18 +158,23 @@ def upsample2x_nearest(x, out_size):
     Parameters
     ----------
     x : ndarray of shape (..., h, w)
+        Integer and boolean input gives float64 (as everywhere in octref).
     out_size : (int, int)
         (H, W) with ceil(H/2) == h and ceil(W/2) == w, i.e. H in {2h - 1, 2h}.
 
     Returns
     -------
     ndarray of shape (..., H, W)
+
+    Raises
+    ------
+    ValueError
+        When x's spatial size is not (ceil(H/2), ceil(W/2)) for out_size.
     """
-    height, width = out_size
-    if ((height + 1) // 2, (width + 1) // 2) != x.shape[-2:]:
-        raise ValueError(f"out_size must be (2h or 2h - 1, 2w or 2w - 1) for x of spatial size "
-                         f"{x.shape[-2:]}, got {tuple(out_size)}")
-    return _repeat2x2(x, (height, width))
+    x, out_dtype = _as_float(x, "x")
+    out_size = check_pair(out_size, "out_size", 1)
+    _check_halves("x's spatial size", x.shape[-2:], "out_size", out_size)
+    return _repeat2x2(x, out_size).astype(out_dtype, copy=False)
 
 
 def upsample2x_nearest_backward(dy, in_size):
@@ -149,15 +185,20 @@ def upsample2x_nearest_backward(dy, in_size):
     Parameters
     ----------
     dy : ndarray of shape (..., H, W)
+        Integer and boolean input is summed in float64, float16 in float32.
     in_size : (int, int)
         (h, w) = (ceil(H/2), ceil(W/2)), the size of the map that was upsampled.
 
     Returns
     -------
     ndarray of shape (..., h, w)
+
+    Raises
+    ------
+    ValueError
+        When in_size is not (ceil(H/2), ceil(W/2)) for dy's spatial size.
     """
-    h, w = in_size
-    if ((dy.shape[-2] + 1) // 2, (dy.shape[-1] + 1) // 2) != (h, w):
-        raise ValueError(f"in_size must be (ceil(H/2), ceil(W/2)) for dy of spatial size "
-                         f"{dy.shape[-2:]}, got {tuple(in_size)}")
-    return _pair_sums(_pair_sums(dy, -2), -1)
+    dy, out_dtype = _as_float(dy, "dy")
+    in_size = check_pair(in_size, "in_size", 1)
+    _check_halves("in_size", in_size, "dy's spatial size", dy.shape[-2:])
+    return _pair_sums(_pair_sums(dy, -2), -1).astype(out_dtype, copy=False)
