@@ -22,7 +22,8 @@ import numpy as np
 from octref.sampling import pool2x2
 
 __all__ = ["SAMPLE_IMAGE", "LUMA_WEIGHTS", "sample_image_path", "ImageHeader", "display_path",
-           "read_header", "load_bytes", "load_image", "downscaled_shape", "downscale"]
+           "read_header", "load_bytes", "load_image", "gray_from_pillow", "downscaled_shape",
+           "downscale"]
 
 #: The bundled default image, from matplotlib's sample data (no network).
 SAMPLE_IMAGE = "grace_hopper.jpg"
@@ -32,6 +33,8 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 # Single-band integer modes and the value that maps to 1.
 _SCALE = {"1": 1.0, "L": 255.0, "I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0,
           "I;16N": 65535.0}
+# Modes whose first band is the gray level itself (L*, Y, L with alpha).
+_OWN_BAND = ("LA", "La", "YCbCr", "LAB")
 # Bits per band of the decoded pixels, where not 8.
 _BITS = {"1": 8, "I": 32, "F": 32, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16}
 
@@ -139,8 +142,8 @@ def read_header(path=None):
 def load_bytes(header):
     """Peak bytes :func:`load_image` needs to decode an image to float64 luma.
 
-    Pillow's decoded pixels, plus up to three float64 planes (a colour
-    channel, the running luma sum, the result).
+    Pillow's decoded pixels, a copy for a mode converted to RGB, and two
+    float64 planes (the gray image and one temporary).
 
     Parameters
     ----------
@@ -150,7 +153,9 @@ def load_bytes(header):
     -------
     int
     """
-    return header.decoded_bytes + 3 * 8 * header.height * header.width
+    pixels = header.height * header.width
+    converted = 0 if header.mode in _SCALE or header.mode in _OWN_BAND else 3 * pixels
+    return header.decoded_bytes + converted + 2 * 8 * pixels
 
 
 def load_image(path=None, *, max_side=None):
@@ -199,7 +204,7 @@ def load_image(path=None, *, max_side=None):
     try:
         with _quiet_pillow(), Image.open(path) as image:
             image.load()
-            pixels = _luma(image)
+            pixels = gray_from_pillow(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as exc:
         # Pillow reports a truncated or malformed file as OSError or SyntaxError.
@@ -222,17 +227,34 @@ def _quiet_pillow():
         yield
 
 
-def _luma(image):
-    """(H, W) float64 gray level of an open Pillow image, by the table of :func:`load_image`."""
+def gray_from_pillow(image):
+    """(H, W) float64 gray level of a Pillow image, by the table of :func:`load_image`.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        Any mode.
+
+    Returns
+    -------
+    ndarray of shape (H, W), float64
+    """
     mode = image.mode
     if mode in _SCALE:
-        return np.asarray(image, dtype=np.float64) / _SCALE[mode]
+        gray = np.asarray(image, dtype=np.float64)
+        gray /= _SCALE[mode]
+        return gray
     if mode == "I":
-        return (np.asarray(image, dtype=np.float64) + 2.0 ** 31) / (2.0 ** 32 - 1)
+        gray = np.asarray(image, dtype=np.float64)
+        gray += 2.0 ** 31
+        gray /= 2.0 ** 32 - 1
+        return gray
     if mode == "F":
         return np.asarray(image, dtype=np.float64)
-    if mode in ("LA", "La", "YCbCr", "LAB"):
-        return np.asarray(image.getchannel(0), dtype=np.float64) / 255.0
+    if mode in _OWN_BAND:
+        gray = np.asarray(image.getchannel(0), dtype=np.float64)
+        gray /= 255.0
+        return gray
     rgb = np.asarray(image.convert("RGB"))
     luma = np.zeros(rgb.shape[:2])
     for channel, weight in enumerate(LUMA_WEIGHTS):

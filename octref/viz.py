@@ -149,11 +149,11 @@ def plot_frequency_decomposition(image, levels=findings.LEVELS):
                  f"X − up(pool(X)) {findings.percent(found.high_below)}\n"
                  f"X is already {findings.percent(found.image_below)} below 0.25, so the low "
                  "part's share mostly repeats X's; the split shows in the high part, mostly "
-                 "above 0.25.\nIts share below: "
-                 f"{findings.percent(parts.passed)} the image's own content let through (a "
+                 "above 0.25.\nOf the high part's energy, below 0.25: "
+                 f"{findings.percent(parts.passed)} is the image's own content let through (a "
                  "2×2 block mean is no ideal low-pass filter), "
-                 f"{findings.percent(parts.aliased)} aliased from above 0.25, "
-                 f"{findings.percent(parts.cross)} overlap", fontsize=10)
+                 f"{findings.percent(parts.aliased)} is aliased from above 0.25, "
+                 f"{findings.percent(parts.cross)} their overlap", fontsize=10)
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=levels + 3,
               frameon=False)
     ax.grid(alpha=0.3)
@@ -383,7 +383,7 @@ def plot_misalignment(image, size=findings.TEST_SIZE):
                  "shift (row, col) in px, + = down / right: content at x appears at x + shift "
                  "(sampling_grids.png's offset −0.5 of the strided sample, seen from the "
                  "content)", fontsize=12)
-    grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.1])
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1.0, 1.3])
     _shift_plane(fig.add_subplot(grid[:, 0]), found)
     for row, parity in enumerate((0, 1)):
         _edge_panel(fig.add_subplot(grid[row, 1]), found, parity)
@@ -415,14 +415,18 @@ def _shift_plane(ax, found):
                    label=f"{kind}, one phase")
     ax.axhline(0, color="gray", lw=0.8)
     ax.axvline(0, color="gray", lw=0.8)
-    ax.set_xlim(-0.75, 1.2)
-    ax.set_ylim(1.2, -0.75)
+    # The frame holds every marker: single phases of a texture can land far out.
+    shown = np.concatenate([getattr(found, kind)[d].shifts for kind, _ in _KINDS
+                            for d in misalignment.DOWNSAMPLE_MODES])
+    shown = shown[np.isfinite(shown)]
+    low, high = min(-0.75, shown.min() - 0.25), max(1.2, shown.max() + 0.25)
+    ax.set_xlim(low, high)
+    ax.set_ylim(high, low)
     ax.set_aspect("equal")
     ax.set_xlabel("column shift (px, + = right)")
     ax.set_ylabel("row shift (px, + = down)")
     ax.set_title("Shift of each test input at each sub-pixel phase\nA strided trip loses an "
-                 "impulse on an odd row or column\n(3 of 4 phases: no marker; markers "
-                 "beyond the frame are not drawn)", fontsize=10)
+                 "impulse on an odd row or column\n(3 of 4 phases: no marker)", fontsize=10)
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.09), frameon=False)
     ax.grid(alpha=0.3)
 
@@ -481,26 +485,26 @@ def _shift_table(ax, found):
     ax.axis("off")
     rows = [[label] + [findings.shift_text(getattr(found, kind)[d].mean, 3)
                        for d in misalignment.DOWNSAMPLE_MODES] for kind, label in _KINDS]
-    table = ax.table(cellText=rows, colLabels=["mean shift (row, col), px"]
+    table = ax.table(cellText=rows, colLabels=["mean shift (row, col)"]
                      + [VARIANT_NAMES[d] for d in misalignment.DOWNSAMPLE_MODES],
-                     loc="upper center", cellLoc="center", colWidths=[0.4, 0.3, 0.3])
+                     loc="upper center", cellLoc="center", colWidths=[0.34, 0.33, 0.33])
     table.auto_set_font_size(False)
-    table.set_fontsize(10)
+    table.set_fontsize(9)
     table.scale(1.0, 1.8)
     strided = found.image["strided"]
     if strided.undefined:
         about_image = f"image: {strided.undefined}"
     else:
         about_image = (f"one strided phase alone is off by up to {found.strided_spread:.2f} px "
-                       "(aliasing); the measurement rests on the "
-                       f"{findings.percent(strided.energy_used)} of the image's energy there")
-    ax.text(0.5, 0.38, "impulse: centroid of the response, phases weighted by the mass "
+                       "(aliasing)\nthe image holds "
+                       f"{findings.percent(strided.energy_used)} of its energy below 0.25 "
+                       "cycles/px")
+    ax.text(0.5, 0.4, "impulse: centroid of the response, phases weighted by the mass "
                        "that survives\nedge: centroid of the response's differences\n"
                        "image: phase slope of the cross-power spectrum below 0.25 cycles/px,\n"
-                       "averaged over phases (shifts of at most 1 px: it cannot wrap around a "
-                       f"period)\n{about_image}",
-            transform=ax.transAxes, ha="center", va="top", fontsize=9, linespacing=1.5,
-            wrap=True)
+                       "averaged over phases; it assumes shifts of at most 1 px,\nso it cannot "
+                       f"wrap around the period of a texture\n{about_image}",
+            transform=ax.transAxes, ha="center", va="top", fontsize=9, linespacing=1.5)
 
 
 # --------------------------------------------------------------------------- receptive field
