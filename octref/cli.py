@@ -263,14 +263,16 @@ def _load(image_path, size, max_memory):
         if min(used) < MIN_SIZE:
             raise TourError(f"the image is {shape_text(used)} at --size {size}; both sides "
                             f"must be at least {MIN_SIZE}")
-        for what, need in (("decoding it", data.load_bytes(header)),
-                           (f"the tour at {shape_text(used)} (--size {size})",
-                            findings.tour_bytes(used))):
+        for what, need, hint in (
+                (f"the tour at {shape_text(used)} (--size {size})", findings.tour_bytes(used),
+                 "a smaller --size lowers it; --max-memory raises the limit"),
+                ("decoding it", data.load_bytes(header),
+                 "the whole image is decoded before it is averaged down; --max-memory raises "
+                 "the limit")):
             if need > max_memory:
                 raise TourError(f"the image {name} is {shape_text(shape)}: {what} needs about "
                                 f"{_gb(need)}, more than the limit of {_gb(max_memory)} "
-                                "(a smaller --size lowers the tour's need; --max-memory "
-                                "raises the limit)")
+                                f"({hint})")
         original = data.load_image(image_path)
     except (OSError, ValueError) as exc:
         raise TourError(str(exc)) from None
@@ -279,8 +281,9 @@ def _load(image_path, size, max_memory):
                         "--max-memory to what this machine has free") from None
     image = data.downscale(original, size)
     if np.ptp(image) == 0:
+        hint = " (a larger --size keeps more detail)" if image.shape != original.shape else ""
         raise TourError(f"the image {name} is uniform at {shape_text(image.shape)} (every pixel "
-                        f"{image.flat[0]:g}): there is nothing to split into frequencies")
+                        f"{image.flat[0]:g}): there is nothing to split into frequencies{hint}")
     return image, original.shape, name
 
 

@@ -445,8 +445,9 @@ def image_shifts(image, downsample):
         crosses.append(cross_power_spectrum(rolled, round_trip(rolled, downsample)))
     shifts = [shift_from_cross_power(cross) for cross in crosses]
     mean = shift_from_cross_power(sum(crosses) / len(crosses))
+    energy_used = _energy_used(even)
     return ImageShifts(np.array(_PHASES), np.array(shifts), np.ones(len(_PHASES)), mean,
-                       _energy_used(even), _why_undefined(even, mean))
+                       energy_used, _why_undefined(even, mean, energy_used))
 
 
 def _energy_used(image):
@@ -457,14 +458,17 @@ def _energy_used(image):
     return float(power[np.hypot(f_row, f_col) < CUTOFF].sum() / total) if total > 0 else np.nan
 
 
-def _why_undefined(image, mean):
+def _why_undefined(image, mean, energy_used):
     missing = [axis for axis, value in zip(("row", "column"), mean) if np.isnan(value)]
     if not missing:
         return ""
     if np.ptp(image) == 0:
         return "the image is uniform: there is no content to follow"
+    if not energy_used > 0:
+        return ("the image has no energy below 0.25 cycles/px, so the round trip keeps "
+                "nothing of it: no content survives to be located")
     if len(missing) == 2:
-        return ("the round trip keeps nothing of this image below 0.25 cycles/px: "
-                "no content survives to be located")
+        return ("below 0.25 cycles/px the image varies along one slanted direction only: "
+                "the shift along it can be seen, not its row and column parts")
     return (f"the image does not change from {missing[0]} to {missing[0]} (below 0.25 "
             f"cycles/px): a {missing[0]} shift cannot be seen")
