@@ -314,7 +314,7 @@ def test_sizes_are_written_h_by_w(tour):
 def test_the_report_teaches_a_fixed_split(tour):
     out, _, _, _ = tour
     report = (out / "report.md").read_text(encoding="utf-8")
-    assert "go to the low group" not in report
+    assert "lose least at half resolution go to the low group" not in report
     assert "does not choose which maps go to the low group" in report
     rows = re.findall(r"^\| (.+?) \| [\d.]+% \| (\d): (low|high) ", report, flags=re.M)
     assert [(int(c), g) for _, c, g in rows] == [(1, "high"), (2, "high"), (3, "high"),
