@@ -330,20 +330,19 @@ class _Report:
             f"- Energy below 0.25 cycles/px: X itself {percent(found.image_below)}, the low "
             f"part up(pool(X)) {percent(found.low_below)}, the high part X - up(pool(X)) "
             f"{percent(found.high_below)}.",
-            f"- In context: X is already {percent(found.image_below)} below 0.25, so the low "
-            "part's share mostly repeats X's (its own blocks, repeated by nearest upsampling, "
-            "add energy above 0.25). The split shows in the high part, "
-            f"{percent(1 - found.high_below)} of whose energy lies above 0.25, where a "
-            "half-resolution map holds nothing.",
-            f"- Why the high part keeps {percent(found.high_below)} below 0.25: a 2x2 block "
-            "mean is not an ideal low-pass filter. Averaged over the four 2x2 phases, "
-            "up(pool(.)) multiplies the spectrum by cos^2(pi f_row) cos^2(pi f_col), so the "
-            "high part keeps 1 - cos^2 cos^2 of the image's own content at every frequency "
-            "(at 0.2 cycles/px along one axis, 35% of its amplitude): "
-            f"{percent(parts.passed)} of the high part's energy. The rest is aliasing, content "
-            "from above 0.25 that pooling folds below it and nearest upsampling repeats: "
-            f"{percent(parts.aliased)}, with {percent(parts.cross)} from the overlap of the "
-            "two (`octref.frequency.high_part_below_nyquist`).",
+            f"- In context: {found.context}"]
+        if parts.total > 0:
+            self.lines += [
+                f"- Why the high part keeps {percent(found.high_below)} below 0.25: a 2x2 block "
+                "mean is not an ideal low-pass filter. Averaged over the four 2x2 phases, "
+                "up(pool(.)) multiplies the spectrum by cos^2(pi f_row) cos^2(pi f_col), so the "
+                "high part keeps 1 - cos^2 cos^2 of the image's own content at every frequency "
+                "(at 0.2 cycles/px along one axis, 35% of its amplitude): "
+                f"{percent(parts.passed)} of the high part's energy. The rest is aliasing, "
+                "content from above 0.25 that pooling folds below it and nearest upsampling "
+                f"repeats: {percent(parts.aliased)}, with {percent(parts.cross)} from the "
+                "overlap of the two (`octref.frequency.high_part_below_nyquist`)."]
+        self.lines += [
             f"- The components sum back to X: max |sum - X| = "
             f"{found.reconstruction_error:.1e}.", ""]
         return (f"X {percent(found.image_below)}, low part {percent(found.low_below)}, high "

@@ -92,6 +92,17 @@ class Frequency:
     profiles: dict
     note: str
 
+    @property
+    def context(self):
+        """One sentence that reads the shares below 0.25 against X's own."""
+        if not math.isfinite(self.low_below):
+            return ("up(pool(X)) is constant: all of X's variation is in the high part, which "
+                    "only the full-resolution group can hold.")
+        return (f"X itself has {percent(self.image_below)} of its energy below 0.25, the "
+                f"baseline for the low part's {percent(self.low_below)}; the split shows in the "
+                f"high part, {percent(1 - self.high_below)} above 0.25, where a "
+                "half-resolution map holds nothing.")
+
 
 def _energy(x):
     return float(((x - x.mean()) ** 2).sum())

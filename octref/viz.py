@@ -146,14 +146,13 @@ def plot_frequency_decomposition(image, levels=findings.LEVELS):
     ax.set_title("Radial energy profile. Energy below 0.25 cycles/px (the half-resolution "
                  f"Nyquist): X itself {findings.percent(found.image_below)}, "
                  f"up(pool(X)) {findings.percent(found.low_below)}, "
-                 f"X − up(pool(X)) {findings.percent(found.high_below)}\n"
-                 f"X is already {findings.percent(found.image_below)} below 0.25, so the low "
-                 "part's share mostly repeats X's; the split shows in the high part, mostly "
-                 "above 0.25.\nOf the high part's energy, below 0.25: "
-                 f"{findings.percent(parts.passed)} is the image's own content let through (a "
-                 "2×2 block mean is no ideal low-pass filter), "
-                 f"{findings.percent(parts.aliased)} is aliased from above 0.25, "
-                 f"{findings.percent(parts.cross)} their overlap", fontsize=10)
+                 f"X − up(pool(X)) {findings.percent(found.high_below)}\n{found.context}"
+                 + (("\nOf the high part's energy, below 0.25: "
+                     f"{findings.percent(parts.passed)} is the image's own content let through "
+                     "(a 2×2 block mean is no ideal low-pass filter), "
+                     f"{findings.percent(parts.aliased)} is aliased from above 0.25, "
+                     f"{findings.percent(parts.cross)} their overlap") if parts.total > 0
+                    else ""), fontsize=10)
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=levels + 3,
               frameon=False)
     ax.grid(alpha=0.3)
