@@ -417,16 +417,8 @@ class _Report:
                        f"{layer['kernel_size']} layer at "
                        f"{shape_text((layer['height'], layer['width']))}, beside the formulas "
                        "of Table 1 and the paper's printed values.", ""]
-        rows = []
-        for row in found.rows:
-            printed = octref.cost.TABLE1_PRINTED.get(row.alpha)
-            rows.append((f"{row.alpha:g}" + (" (--alpha)" if row.alpha == found.alpha else ""),
-                         f"{row.flops_counted:.5f}", f"{row.flops_theory:.5f}",
-                         f"{printed[0]}%" if printed else "-",
-                         f"{row.memory_counted:.5f}", f"{row.memory_theory:.5f}",
-                         f"{printed[1]}%" if printed else "-"))
         self._table(["alpha", "MACs, counted", "MACs, 1 - 3/4 a (2 - a)", "paper",
-                     "memory, counted", "memory, 1 - 3/4 a", "paper"], rows)
+                     "memory, counted", "memory, 1 - 3/4 a", "paper"], found.cells("(--alpha)"))
         chosen = found.chosen
         return (f"at alpha = {found.alpha:g}: MACs x{chosen.flops_counted:.3f}, memory "
                 f"x{chosen.memory_counted:.3f} of vanilla")

@@ -357,6 +357,23 @@ class Cost:
         """The row of ``alpha``, or None."""
         return next((r for r in self.rows if r.alpha == self.alpha), None)
 
+    def cells(self, mark):
+        """The table as text, one list of 7 cells per row, ``mark`` after the chosen alpha.
+
+        Columns: alpha, MACs counted, MACs by Table 1's formula, MACs printed
+        in the paper, then the same three for memory; ratios to 5 decimals,
+        the paper's whole percents, "-" where the paper prints none.
+        """
+        cells = []
+        for r in self.rows:
+            printed = cost.TABLE1_PRINTED.get(r.alpha)
+            cells.append([f"{r.alpha:g}" + (f" {mark}" if r.alpha == self.alpha else ""),
+                          f"{r.flops_counted:.5f}", f"{r.flops_theory:.5f}",
+                          f"{printed[0]}%" if printed else "-",
+                          f"{r.memory_counted:.5f}", f"{r.memory_theory:.5f}",
+                          f"{printed[1]}%" if printed else "-"])
+        return cells
+
 
 def measure_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
     """The cost step.

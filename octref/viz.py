@@ -664,16 +664,7 @@ def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
 
     ax = fig.add_subplot(grid[1, :])
     ax.axis("off")
-    cells = []
-    for r in rows:
-        printed = cost.TABLE1_PRINTED.get(r.alpha)
-        chosen = r.alpha == alpha
-        cells.append([f"{r.alpha:g}" + (" (chosen)" if chosen else ""),
-                      f"{r.flops_counted:.5f}", f"{r.flops_theory:.5f}",
-                      f"{printed[0]}%" if printed else "–",
-                      f"{r.memory_counted:.5f}", f"{r.memory_theory:.5f}",
-                      f"{printed[1]}%" if printed else "–"])
-    table = ax.table(cellText=cells, loc="center", cellLoc="center",
+    table = ax.table(cellText=found.cells("(chosen)"), loc="center", cellLoc="center",
                      colLabels=["α", "MACs counted", "MACs theory", "paper", "memory counted",
                                 "memory theory", "paper"])
     table.auto_set_font_size(False)
