@@ -110,8 +110,8 @@ def main(argv=None):
     -------
     int
         0 on success (also when standard output was closed before the
-        closing line), 2 for a usage error or an unusable image or
-        directory, 130 when interrupted.
+        closing line), 2 for a usage error, an unusable image or directory,
+        or memory running out, 130 when interrupted.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -124,6 +124,11 @@ def main(argv=None):
                  f"{time.perf_counter() - started:.1f} s")
     except TourError as exc:
         _log(f"octref: error: {exc}")
+        return 2
+    except MemoryError:
+        # The estimate before decoding (findings.tour_bytes) was too low for this machine.
+        _log("octref: error: out of memory; a smaller --size or --max-memory refuses such "
+             "an image before any work")
         return 2
     except KeyboardInterrupt:
         _log("octref: interrupted")
@@ -276,9 +281,6 @@ def _load(image_path, size, max_memory):
         original = data.load_image(image_path)
     except (OSError, ValueError) as exc:
         raise TourError(str(exc)) from None
-    except MemoryError:
-        raise TourError(f"out of memory decoding {name} ({shape_text(shape)}): lower "
-                        "--max-memory to what this machine has free") from None
     image = data.downscale(original, size)
     if np.ptp(image) == 0:
         hint = " (a larger --size keeps more detail)" if image.shape != original.shape else ""

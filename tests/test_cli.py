@@ -325,3 +325,16 @@ def test_the_report_teaches_a_fixed_split(tour):
                                                  (4, "low"), (5, "low"), (6, "low")]
     assert "Two signs, one fact" in report
     assert "a 2x2 block mean is not an ideal low-pass filter" in report
+
+
+def test_running_out_of_memory_is_one_line(capsys, monkeypatch, tmp_path):
+    # Should the estimate ever fall short, the user still gets one line, not a traceback.
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli.findings, "measure_frequency", exhausted)
+    assert main(["tour", "--out", str(tmp_path), "--size", "40"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]  # after the progress line of step 1
+    assert last.startswith("octref: error: out of memory") and "--max-memory" in last
