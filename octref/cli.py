@@ -195,8 +195,8 @@ def tour(image_path=None, alpha=0.5, out=DEFAULT_OUT, size=DEFAULT_SIZE, *,
         raise TourError(f"--size must be at least {MIN_SIZE}, got {size}")
     if not math.isfinite(max_memory) or max_memory <= 0:
         raise TourError(f"--max-memory must be a positive number of GB, got {max_memory / 1e9:g}")
-    image, original_shape, name = _load(image_path, size, max_memory)
     out = _prepare_directory(Path(out))
+    image, original_shape, name = _load(image_path, size, max_memory)
 
     report = _Report(name, original_shape, image.shape, alpha)
     log(f"[1/{STEPS}] image {name}: {shape_text(original_shape)}, used at "
