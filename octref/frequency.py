@@ -17,13 +17,16 @@ half-resolution grid up to 0.25. So the share of spectral energy at radius
 ``|f| < 0.25`` says how much of a map the low group could represent.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from octref.im2col import conv_forward
+from octref import conv_forward
 from octref.sampling import pool2x2, upsample2x_nearest
 
 __all__ = ["HALF_RES_NYQUIST", "FILTER_BANK", "octave_split", "octave_bands", "power_spectrum",
            "radial_frequency", "energy_fraction_below", "radial_energy_profile",
+           "HighPartBelowNyquist", "high_part_below_nyquist",
            "high_energy_fraction", "filter_responses"]
 
 HALF_RES_NYQUIST = 0.25
@@ -201,6 +204,69 @@ def radial_energy_profile(x, bins=32):
     energy = np.bincount(ring[keep], weights=power.ravel()[keep], minlength=bins)
     count = np.bincount(ring[keep], minlength=bins)
     return edges, np.divide(energy, count, out=np.full(bins, np.nan), where=count > 0)
+
+
+class HighPartBelowNyquist(NamedTuple):
+    """Where the energy of ``high = x - up(pool(x))`` below 0.25 cycles/px comes from.
+
+    Every field is a share of the high part's whole energy (mean removed);
+    ``total = passed + aliased + cross``.
+    """
+
+    total: float
+    """Share of the high part's energy at ``|f| < 0.25``."""
+    passed: float
+    """The image's own content there, let through by ``1 - cos^2(pi f_r) cos^2(pi f_c)``."""
+    aliased: float
+    """Content from above 0.25 folded below it by pooling and nearest upsampling."""
+    cross: float
+    """Twice the real inner product of the two (they are not orthogonal)."""
+
+
+def high_part_below_nyquist(x, cutoff=HALF_RES_NYQUIST):
+    """Why the high part of a map keeps energy below the half-resolution Nyquist frequency.
+
+    The round trip ``up(pool(.))`` is not an ideal low-pass filter. Averaged
+    over the four 2x2 phases it is the filter ``cos^2(pi f_r) cos^2(pi f_c)``
+    (per axis, pooling's ``exp(i pi f) cos(pi f)`` times upsampling's
+    conjugate), so the high part ``x - up(pool(x))`` holds
+    ``(1 - cos^2(pi f_r) cos^2(pi f_c)) X(f)``: at ``f = (0.2, 0)``, still
+    35 % of the image's amplitude. What remains of ``high`` is aliasing: a
+    2x2 block mean folds content from ``f + (1/2, 0)``, ``f + (0, 1/2)`` and
+    ``f + (1/2, 1/2)`` onto f, and nearest upsampling repeats it. This splits
+    the high part's energy below ``cutoff`` into those two terms.
+
+    Parameters
+    ----------
+    x : ndarray of shape (H, W)
+        Not constant.
+    cutoff : float
+        In cycles per pixel.
+
+    Returns
+    -------
+    HighPartBelowNyquist
+        Shares of the high part's energy; NaN when the high part is zero.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    _, high = octave_split(x)
+    f_row = np.fft.fftfreq(x.shape[0])[:, None]
+    f_col = np.fft.fftfreq(x.shape[1])[None, :]
+    passed = ((1 - np.cos(np.pi * f_row) ** 2 * np.cos(np.pi * f_col) ** 2)
+              * np.fft.fft2(x - x.mean()))
+    actual = np.fft.fft2(high - high.mean())
+    aliased = actual - passed
+    whole = (np.abs(actual) ** 2).sum()
+    if whole == 0:
+        return HighPartBelowNyquist(*[np.nan] * 4)
+    below = np.hypot(f_row, f_col) < cutoff
+
+    def share(values):
+        return float(values[below].sum() / whole)
+
+    return HighPartBelowNyquist(share(np.abs(actual) ** 2), share(np.abs(passed) ** 2),
+                                share(np.abs(aliased) ** 2),
+                                share(2 * np.real(passed * np.conj(aliased))))
 
 
 def high_energy_fraction(x):

@@ -17,7 +17,7 @@ The round trip ``R(X) = up(D(X))`` makes the difference measurable, per axis:
   on an odd row or column is lost entirely.
 
 Every round trip here is computed by octref's own octave convolution
-(:func:`octref.im2col.octconv_forward`) with 1x1 identity weights, so the
+(:func:`octref.octconv_forward`) with 1x1 identity weights, so the
 operator measured is the one the package implements. Shifts are (row, col),
 positive down and to the right, and mean "content at position x appears at
 x + shift".
@@ -27,13 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from octref import octconv_forward
 from octref.contract import DOWNSAMPLE_MODES
-from octref.im2col import octconv_forward
 from octref.octave import Octave, OctaveWeights
 
 __all__ = ["low_sample_position", "upsample_source", "round_trip",
            "centroid", "PhaseShifts", "impulse_shifts", "edge_shifts", "edge_position",
-           "cross_power_spectrum", "shift_from_cross_power", "estimate_shift", "image_shifts"]
+           "cross_power_spectrum", "MAX_SHIFT", "CUTOFF", "shift_from_cross_power",
+           "estimate_shift", "ImageShifts", "image_shifts"]
 
 _ONE = np.ones((1, 1, 1, 1))
 _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -284,76 +285,120 @@ def cross_power_spectrum(reference, moved):
             * np.conj(np.fft.fft2(reference - reference.mean())))
 
 
-def shift_from_cross_power(cross, cutoff=0.125):
-    """The shift a cross-power spectrum encodes: whole pixels by peak, the fraction by phase slope.
+#: Highest shift, in pixels along each axis, :func:`shift_from_cross_power` measures.
+MAX_SHIFT = 1.0
+#: Radius of the disc of frequencies the shift is read from, in cycles per pixel:
+#: the half-resolution Nyquist frequency, the most a round trip can carry through.
+CUTOFF = 0.25
+# Cross-power below this share of the total is round-off, not signal.
+_NEGLIGIBLE = 1e-12
 
-    1. The whole-pixel shift ``n`` is the peak of the circular
-       cross-correlation ``c = ifft2(C)``, ``c(s) ~ sum_p moved[p] reference[p - s]``.
-    2. A shift s multiplies a spectrum by ``exp(-2 pi i f . s)``, so after
-       removing n, the fraction d minimises
-       ``sum_f |C(f)| (angle(C(f)) + 2 pi f . d)^2`` over the frequencies
-       ``0 < |f| < cutoff``, where natural images keep most of their energy
-       and the phase does not wrap.
+
+def shift_from_cross_power(cross, cutoff=CUTOFF):
+    """The shift, at most one pixel per axis, that a cross-power spectrum encodes.
+
+    A shift s multiplies a spectrum by ``exp(-2 pi i f . s)``, so the shift
+    is the phase slope: the d that minimises
+    ``sum_f |C(f)| (angle(C(f)) + 2 pi f . d)^2`` over the frequencies
+    ``0 < |f| < cutoff`` that hold more than round-off.
+
+    Why this cannot wrap around a period. A periodic image matches itself
+    shifted by any whole number of periods, so a method that searches for the
+    best whole-pixel shift (the peak of the cross-correlation) may land a
+    period away: on a grating of period 4.46 px it reported a strided round
+    trip as moving the content 18 px. This estimator searches nothing: it
+    assumes ``|s| <= MAX_SHIFT = 1`` px per axis, which every round trip
+    obeys (each output pixel reads only its own 2x2 block), and at
+    ``|f| < 0.25`` such a shift turns the phase by at most
+    ``2 pi 0.25 sqrt(2) = 2.22 < pi`` rad, so each phase, and the fit, is
+    unambiguous.
 
     For a moved map that is a filtered copy of the reference, this is the
-    filter's group delay at low frequencies, the centroid of its impulse
-    response: the quantity :func:`impulse_shifts` measures.
+    filter's group delay weighted by the map's spectrum, the centroid of its
+    impulse response for a linear-phase filter: what :func:`impulse_shifts`
+    measures.
 
     Parameters
     ----------
     cross : ndarray of shape (H, W), complex
         From :func:`cross_power_spectrum` (or an average of several).
-    cutoff : float
-        Highest frequency used for the fraction, in cycles per pixel (at
-        least the lowest non-zero frequency, 1 / min(H, W)).
+    cutoff : float in (0, 0.25]
+        Radius of the frequency disc used, in cycles per pixel.
 
     Returns
     -------
     ndarray of shape (2,)
         (row, col) shift, positive when ``moved`` shows the content of
-        ``reference`` further down / right.
+        ``reference`` further down / right. NaN along an axis (or both) when
+        no frequency in the disc holds energy along it: a map constant down
+        its columns has no row shift, the round trip of a one-pixel
+        checkerboard is constant and has none.
     """
-    correlation = np.fft.ifft2(cross).real
-    peak = np.array(np.unravel_index(np.argmax(correlation), correlation.shape))
-    size = np.array(correlation.shape)
-    whole = np.where(peak <= size // 2, peak, peak - size)
-
-    f_row, f_col = np.meshgrid(np.fft.fftfreq(size[0]), np.fft.fftfreq(size[1]), indexing="ij")
-    residual = cross * np.exp(2j * np.pi * (f_row * whole[0] + f_col * whole[1]))
-    # A small map may have no frequency below the cutoff on one axis; its
-    # first harmonic (1 / side) is then used, still far from phase wrapping.
+    if not 0 < cutoff <= CUTOFF:
+        raise ValueError(f"cutoff must be in (0, {CUTOFF}] cycles per pixel, got {cutoff!r}")
+    cross = np.asarray(cross)
+    f_row, f_col = np.meshgrid(np.fft.fftfreq(cross.shape[0]), np.fft.fftfreq(cross.shape[1]),
+                               indexing="ij")
     radius = np.hypot(f_row, f_col)
-    used = (radius > 0) & (radius <= max(cutoff, 1.0 / size.min()))
-    weight = np.abs(residual[used])
+    weight = np.abs(cross)
+    used = (radius > 0) & (radius < cutoff) & (weight > _NEGLIGIBLE * weight.sum())
+    weight = weight[used]
     design = 2 * np.pi * np.stack([f_row[used], f_col[used]], axis=1)
     normal = design.T @ (weight[:, None] * design)
-    if abs(np.linalg.det(normal)) <= 1e-12 * max(np.trace(normal) ** 2, 1e-300):
-        raise ValueError("the maps have no energy at low frequencies along both axes "
-                         "(constant in a direction?): their shift cannot be measured")
-    fraction = np.linalg.solve(normal, -design.T @ (weight * np.angle(residual[used])))
-    return whole + fraction
+    rhs = -design.T @ (weight * np.angle(cross[used]))
+    shift = np.full(2, np.nan)
+    eigenvalues, eigenvectors = np.linalg.eigh(normal)
+    if eigenvalues[1] <= 0:
+        return shift
+    if eigenvalues[0] > 1e-9 * eigenvalues[1]:
+        return np.linalg.solve(normal, rhs)
+    # Energy along one direction only: the shift along that direction alone
+    # is defined, and it is an axis shift only when the direction is an axis.
+    direction = eigenvectors[:, 1]
+    for axis in (0, 1):
+        if abs(direction[1 - axis]) < 1e-9:
+            shift[axis] = rhs[axis] / normal[axis, axis]
+    return shift
 
 
-def estimate_shift(reference, moved, cutoff=0.125):
-    """Sub-pixel shift that best maps ``reference`` onto ``moved``.
+def estimate_shift(reference, moved, cutoff=CUTOFF):
+    """Sub-pixel shift, at most one pixel per axis, that best maps ``reference`` onto ``moved``.
 
     :func:`shift_from_cross_power` of :func:`cross_power_spectrum`. Exact for
-    a whole-pixel circular shift and for a Fourier (sub-pixel) shift of a
-    periodic map.
+    a Fourier (sub-pixel) shift of a periodic map by up to one pixel per
+    axis; a larger shift is outside what it measures (see
+    :func:`shift_from_cross_power`).
 
     Parameters
     ----------
     reference, moved : ndarrays of shape (H, W), H, W >= 4
-    cutoff : float
+    cutoff : float in (0, 0.25]
         In cycles per pixel, see :func:`shift_from_cross_power`.
 
     Returns
     -------
     ndarray of shape (2,)
         (row, col) shift, positive when ``moved`` shows the content of
-        ``reference`` further down / right.
+        ``reference`` further down / right; NaN along an axis it cannot see.
     """
     return shift_from_cross_power(cross_power_spectrum(reference, moved), cutoff)
+
+
+@dataclass(frozen=True)
+class ImageShifts(PhaseShifts):
+    """:class:`PhaseShifts` of an image, with what the measurement rests on.
+
+    Attributes
+    ----------
+    energy_used : float in [0, 1]
+        Share of the image's energy (mean removed) at the frequencies
+        ``0 < |f| < 0.25`` the shift is read from; NaN for a constant image.
+    undefined : str
+        Why ``mean`` is NaN along an axis, or "" when it is defined.
+    """
+
+    energy_used: float = np.nan
+    undefined: str = ""
 
 
 def image_shifts(image, downsample):
@@ -370,8 +415,12 @@ def image_shifts(image, downsample):
     * ``mean``: the shift of the cross-power spectrum averaged over the four
       phases. Rolling by one pixel flips the sign of each alias term, so the
       average cancels them and measures the phase-averaged operator alone:
-      ``cos^2`` filters with no delay for pooling, a delay of exactly
-      (0.5, 0.5) for strided sampling.
+      ``cos^2(pi f)`` per axis with no delay for pooling,
+      ``exp(-i pi f) cos(pi f)``, a delay of exactly 0.5 px, for strided
+      sampling. The mean is therefore exact for every image that has energy
+      below 0.25 cycles/px along both axes, periodic textures included (the
+      estimator cannot wrap around a period, see
+      :func:`shift_from_cross_power`).
 
     Parameters
     ----------
@@ -380,8 +429,10 @@ def image_shifts(image, downsample):
 
     Returns
     -------
-    PhaseShifts
-        Equal ``weights``; ``mean`` from the averaged spectrum, as above.
+    ImageShifts
+        Equal ``weights``; ``mean`` from the averaged spectrum, as above;
+        NaN along an axis the image gives no handle on, with the reason in
+        ``undefined``.
     """
     _check_downsample(downsample)
     image = np.asarray(image, dtype=np.float64)
@@ -394,4 +445,30 @@ def image_shifts(image, downsample):
         crosses.append(cross_power_spectrum(rolled, round_trip(rolled, downsample)))
     shifts = [shift_from_cross_power(cross) for cross in crosses]
     mean = shift_from_cross_power(sum(crosses) / len(crosses))
-    return PhaseShifts(np.array(_PHASES), np.array(shifts), np.ones(len(_PHASES)), mean)
+    energy_used = _energy_used(even)
+    return ImageShifts(np.array(_PHASES), np.array(shifts), np.ones(len(_PHASES)), mean,
+                       energy_used, _why_undefined(even, mean, energy_used))
+
+
+def _energy_used(image):
+    power = np.abs(np.fft.fft2(image - image.mean())) ** 2
+    f_row, f_col = np.meshgrid(np.fft.fftfreq(image.shape[0]), np.fft.fftfreq(image.shape[1]),
+                               indexing="ij")
+    total = power.sum()
+    return float(power[np.hypot(f_row, f_col) < CUTOFF].sum() / total) if total > 0 else np.nan
+
+
+def _why_undefined(image, mean, energy_used):
+    missing = [axis for axis, value in zip(("row", "column"), mean) if np.isnan(value)]
+    if not missing:
+        return ""
+    if np.ptp(image) == 0:
+        return "the image is uniform: there is no content to follow"
+    if not energy_used > 0:
+        return ("the image has no energy below 0.25 cycles/px, so the round trip keeps "
+                "nothing of it: no content survives to be located")
+    if len(missing) == 2:
+        return ("below 0.25 cycles/px the image varies along one slanted direction only: "
+                "the shift along it can be seen, not its row and column parts")
+    return (f"the image does not change from {missing[0]} to {missing[0]} (below 0.25 "
+            f"cycles/px): a {missing[0]} shift cannot be seen")

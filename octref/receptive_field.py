@@ -5,7 +5,7 @@ covers 2k x 2k pixels of the full-resolution image, so information that takes
 a detour through the low group sees twice as far. This module measures that
 with octref's own backward pass: the effective receptive field of output pixel
 p is the gradient ``dY^H[p] / dX``, obtained by sending a one-hot ``dY^H``
-back through :func:`octref.im2col.octconv_backward`. Its support (the pixels
+back through :func:`octref.octconv_backward`. Its support (the pixels
 with a non-zero gradient) is the receptive field.
 
 Every scenario is a short stack of octave convolutions on a one-channel image
@@ -29,7 +29,7 @@ pooling's adjoint doubles that.
 
 import numpy as np
 
-from octref.im2col import octconv_backward, octconv_forward
+from octref import octconv_backward, octconv_forward
 from octref.octave import Octave, OctaveWeights
 
 __all__ = ["SCENARIOS", "scenario_weights", "receptive_field", "support_size",
@@ -80,7 +80,7 @@ def receptive_field(scenario, kernel_size=3, size=24, position=None):
 
     The stack of :func:`scenario_weights` runs forward on a zero image (the
     layers are linear, so the gradient does not depend on X), then a one-hot
-    ``dY^H`` runs back through :func:`octref.im2col.octconv_backward`, layer
+    ``dY^H`` runs back through :func:`octref.octconv_backward`, layer
     by layer.
 
     Parameters

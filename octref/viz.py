@@ -3,9 +3,10 @@
 The only module of octref that imports Matplotlib. Every function builds a
 :class:`matplotlib.figure.Figure` directly, never through ``pyplot``, so no
 global state is touched and nothing needs a display; save one with
-``fig.savefig("name.png")``. The numbers a figure prints come from the
-numerical modules (:mod:`octref.frequency`, :mod:`octref.misalignment`,
-:mod:`octref.receptive_field`, :mod:`octref.cost`), which the tests check.
+``fig.savefig("name.png")``. A figure computes no number itself: it draws
+the findings of :mod:`octref.findings` (each figure function takes them, or
+computes them from an image for convenience), and writes them with the same
+text helpers as the tour's report.
 
 Coordinates in every image panel: row down, column right, pixel centres at
 integers, as ``array[row, col]``.
@@ -15,8 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
-from octref import cost, frequency, misalignment, receptive_field
-from octref.octave import split_channels
+from octref import cost, findings, frequency, misalignment
 
 __all__ = ["plot_frequency_decomposition", "plot_feature_maps", "plot_sampling_grids",
            "plot_misalignment", "plot_receptive_fields", "plot_cost"]
@@ -36,13 +36,9 @@ def _image(ax, image, *, title=None, cmap="gray", vmin=None, vmax=None):
     return shown
 
 
-def _percent(value):
-    return f"{100 * value:.1f}%"
-
-
 # --------------------------------------------------------------------------- frequency
 
-def plot_frequency_decomposition(image, levels=3):
+def plot_frequency_decomposition(image, levels=findings.LEVELS):
     """The octave bands of an image, their spectra, and where their energy lies.
 
     ``X = band_0 + band_1 + ... + residual`` (:func:`octref.frequency.octave_bands`):
@@ -50,65 +46,67 @@ def plot_frequency_decomposition(image, levels=3):
     everything else sums to up(pool(X)), what the low group holds. Each
     component is shown above its centred log-power spectrum, with the
     half-resolution Nyquist circle ``|f| = 0.25`` cycles/pixel; the bottom panel
-    plots the spectral density per ring of radial frequency. Bands are shown
-    on a grey scale centred on their mean and clipped at the 99.5th
-    percentile of their deviation from it.
+    plots the spectral density per ring of radial frequency, of X, of each
+    component and of the low part up(pool(X)). Bands are shown on a grey
+    scale centred on their mean and clipped at the 99.5th percentile of their
+    deviation from it.
 
-    Printed numbers: per component, its share of the variance of X and the
-    share of its own spectral energy below 0.25 cycles/pixel; for the first
-    split, the two shares below 0.25 (low, high) and the reconstruction error
-    ``max |sum of components - X|``.
+    Printed numbers (all from :func:`octref.findings.measure_frequency`): per
+    component, its share of the variance of X and the share of its own
+    spectral energy below 0.25 cycles/pixel; the same share for X itself, the
+    low part and the high part, and where the high part's share comes from
+    (:func:`octref.frequency.high_part_below_nyquist`); the reconstruction
+    error ``max |sum of components - X|``.
 
     Parameters
     ----------
-    image : ndarray of shape (H, W)
-        Grayscale, e.g. :func:`octref.data.load_image`; not uniform.
+    image : ndarray of shape (H, W), or octref.findings.Frequency
+        Grayscale, e.g. :func:`octref.data.load_image`, not uniform; or the
+        findings of :func:`octref.findings.measure_frequency` to draw.
     levels : int
-        Number of octave bands (the residual comes on top).
+        Number of octave bands (the residual comes on top); ignored when
+        findings are given.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    image = np.asarray(image, dtype=np.float64)
-    components = frequency.octave_bands(image, levels)
-    low, high = frequency.octave_split(image)
-    error = float(np.abs(sum(components) - image).max())
-    variance = ((image - image.mean()) ** 2).sum()
-    if variance == 0:
+    found = image if isinstance(image, findings.Frequency) else \
+        findings.measure_frequency(image, levels)
+    if found.note:
         # Shares of var(X) and a log-scaled spectrum mean nothing for a flat image.
         raise ValueError("image must not be uniform: it has no frequencies to split")
+    image, components, levels = found.image, found.components, len(found.names) - 1
     names = (["X − up(pool(X))\nband 0, the finest octave"]
              + [f"band {level}" for level in range(1, levels)]
              + [f"residual: up{_superscript(levels)}(pool{_superscript(levels)}(X))"])
 
     columns = levels + 2
-    fig = Figure(figsize=(2.6 * columns, 9.6), layout="constrained")
-    grid = fig.add_gridspec(3, columns, height_ratios=[1.15, 1.0, 1.1])
+    fig = Figure(figsize=(2.6 * columns, 10.4), layout="constrained")
+    grid = fig.add_gridspec(3, columns, height_ratios=[1.15, 1.0, 1.25])
     fig.suptitle("Octave decomposition of an image: X = (X − up(pool(X))) + up(pool(X)), "
                  "repeated on pool(X)\n"
-                 f"the components sum back to X: max |Σ components − X| = {error:.1e}",
-                 fontsize=11)
+                 f"the components sum back to X: max |Σ components − X| = "
+                 f"{found.reconstruction_error:.1e}", fontsize=11)
 
-    spectra = [frequency.power_spectrum(c) for c in [image] + components]
-    top = np.log10(max(s.max() for s in spectra))
+    top = np.log10(max(s.max() for s in found.spectra))
     extent = _spectrum_extent(image.shape)
-    for column, (component, spectrum) in enumerate(zip([image] + components, spectra)):
+    for column, (component, spectrum) in enumerate(zip((image,) + components, found.spectra)):
         ax = fig.add_subplot(grid[0, column])
         if column == 0:
             _image(ax, component,
-                   title=f"X, the input\n{image.shape[0]} × {image.shape[1]} px\n"
-                         f"{_percent(frequency.energy_fraction_below(image))} inside the circle")
+                   title=f"X, the input\n{image.shape[0]} × {image.shape[1]} px (H × W)\n"
+                         f"{findings.percent(found.image_below)} inside the circle")
         else:
-            share = ((component - component.mean()) ** 2).sum() / variance
-            below = frequency.energy_fraction_below(component)
             # Grey scale: +-(99.5th percentile of |component - mean|), so that a
             # few strong edges do not leave the rest of a band flat grey.
             centre = component.mean()
             limit = np.percentile(np.abs(component - centre), 99.5) or 1.0
             _image(ax, component, vmin=centre - limit, vmax=centre + limit,
-                   title=f"{names[column - 1]}\n{_percent(share)} of var(X), "
-                         f"{_percent(below)} of its\nenergy inside the circle below")
+                   title=f"{names[column - 1]}\n"
+                         f"{findings.percent(found.variance_shares[column - 1])} of var(X), "
+                         f"{findings.percent(found.below[column - 1])} of its\n"
+                         "energy inside the circle below")
         ax = fig.add_subplot(grid[1, column])
         shown = ax.imshow(np.log10(spectrum + 1e-300), cmap="magma", vmin=top - 7, vmax=top,
                           extent=extent, interpolation="nearest")
@@ -123,14 +121,13 @@ def plot_frequency_decomposition(image, levels=3):
     fig.colorbar(shown, ax=fig.axes[-1], label="log₁₀ power", shrink=0.9)
 
     ax = fig.add_subplot(grid[2, :])
-    below_low = frequency.energy_fraction_below(low)
-    below_high = frequency.energy_fraction_below(high)
-    for column, component in enumerate([image] + components):
-        edges, density = frequency.radial_energy_profile(component, bins=48)
-        centres = 0.5 * (edges[:-1] + edges[1:])
-        label = "X" if column == 0 else names[column - 1].split("\n")[-1]
-        ax.semilogy(centres, density, lw=2.2 if column == 0 else 1.6,
-                    color="black" if column == 0 else None, label=label)
+    curves = [("X", "X", {"lw": 2.2, "color": "black"})]
+    curves += [(name, label.split("\n")[-1] if column else "X − up(pool(X)), band 0",
+                {"lw": 1.6}) for column, (name, label) in enumerate(zip(found.names, names))]
+    curves += [("low", "up(pool(X)), the low part", {"lw": 1.8, "color": "gray", "ls": "--"})]
+    for key, label, style in curves:
+        edges, density = found.profiles[key]
+        ax.semilogy(0.5 * (edges[:-1] + edges[1:]), density, label=label, **style)
     for level in range(1, levels + 1):
         nyquist = 0.5 / 2 ** level
         ax.axvline(nyquist, color="gray", ls=":", lw=1)
@@ -138,17 +135,25 @@ def plot_frequency_decomposition(image, levels=3):
                 ha="left", va="bottom", transform=ax.get_xaxis_transform())
     # Bands of a nearest-upsampled map have exact spectral zeros; show four
     # decades below the image's own weakest ring and let those dive off the axis.
-    _, density_x = frequency.radial_energy_profile(image, bins=48)
+    density_x = found.profiles["X"][1]
     positive = density_x[density_x > 0]
     ax.set_ylim(positive.min() / 1e4, positive.max() * 3)
     ax.set_xlim(0, np.sqrt(0.5))
     ax.set_xlabel("radial frequency |f| (cycles per pixel); dotted: the Nyquist frequency "
                   "0.5 / 2ˡ of the grid at 1/2ˡ resolution")
     ax.set_ylabel("mean power per frequency")
-    ax.set_title(f"Radial energy profile. Energy below 0.25 cycles/px (the half-resolution "
-                 f"Nyquist): up(pool(X)) {_percent(below_low)}, "
-                 f"X − up(pool(X)) {_percent(below_high)}", fontsize=10)
-    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=levels + 2,
+    parts = found.high_parts
+    ax.set_title("Radial energy profile. Energy below 0.25 cycles/px (the half-resolution "
+                 f"Nyquist): X itself {findings.percent(found.image_below)}, "
+                 f"up(pool(X)) {findings.percent(found.low_below)}, "
+                 f"X − up(pool(X)) {findings.percent(found.high_below)}\n{found.context}"
+                 + (("\nOf the high part's energy, below 0.25: "
+                     f"{findings.percent(parts.passed)} is the image's own content let through "
+                     "(a 2×2 block mean is no ideal low-pass filter), "
+                     f"{findings.percent(parts.aliased)} is aliased from above 0.25, "
+                     f"{findings.percent(parts.cross)} their overlap") if parts.total > 0
+                    else ""), fontsize=10)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=levels + 3,
               frameon=False)
     ax.grid(alpha=0.3)
     return fig
@@ -175,53 +180,57 @@ def plot_feature_maps(image, alpha=0.5, filters=None):
     with the same contrast in each column, so a faint high part means little
     is lost at half resolution. Each column prints
     :func:`octref.frequency.high_energy_fraction`, the share of the map's
-    variance in the high part; the ``floor(alpha C)`` maps with the smallest
-    share are marked as the ones an octave layer with ratio alpha would store
-    at half resolution.
+    variance in the high part, and the group an octave layer with ratio
+    alpha puts that channel in: by position, its last ``floor(alpha C)``
+    channels are low. The layer does not choose channels by what they hold;
+    the split is fixed and training adapts the filters.
 
     Parameters
     ----------
-    image : ndarray of shape (H, W)
+    image : ndarray of shape (H, W), or octref.findings.FeatureMaps
+        The image, or the findings of
+        :func:`octref.findings.measure_feature_maps` to draw.
     alpha : float in [0, 1]
+        Ignored when findings are given.
     filters : dict of str to ndarray of shape (k, k), optional
-        :data:`octref.frequency.FILTER_BANK` when omitted.
+        :data:`octref.frequency.FILTER_BANK` when omitted; ignored when
+        findings are given.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    names, maps = frequency.filter_responses(image, filters)
-    lost = frequency.high_energy_fraction(maps)
-    _, c_low = split_channels(len(names), alpha)
-    low_group = set(np.argsort(lost, kind="stable")[:c_low].tolist())
-    lows, highs = frequency.octave_split(maps)
-
-    fig = Figure(figsize=(2.3 * len(names), 8.6), layout="constrained")
-    if c_low == 0:
-        chosen = "no map goes to the low group"
-    elif c_low == 1:
-        chosen = (f"the 1 of {len(names)} maps that loses least at half resolution goes to "
-                  "the low group (red)")
+    found = image if isinstance(image, findings.FeatureMaps) else \
+        findings.measure_feature_maps(image, alpha, filters)
+    names, maps, count = found.names, found.maps, len(found.names)
+    fig = Figure(figsize=(2.3 * count, 9.0), layout="constrained")
+    if found.c_low == 0:
+        split = f"with α = {found.alpha:g} every channel is full resolution ($X^H$)"
+    elif found.c_high == 0:
+        split = f"with α = {found.alpha:g} every channel is half resolution ($X^L$)"
     else:
-        chosen = (f"the {c_low} of {len(names)} maps that lose least at half resolution go to "
-                  "the low group (red)")
-    fig.suptitle(f"Feature maps of a 3×3 convolution layer, split into octaves. With α = "
-                 f"{alpha:g}, {chosen}\nsame grey scale down each column "
-                 f"(0.5–99.5 percentile of the map); high parts centred on 0", fontsize=11)
-    axes = fig.subplots(3, len(names))
+        split = (f"with α = {found.alpha:g}, channels 1–{found.c_high} are $X^H$ and "
+                 f"{found.c_high + 1}–{count} are $X^L$ (red), by position")
+    fig.suptitle(f"Feature maps of {count} fixed 3×3 filters, each split into octaves; printed: "
+                 "the share of its variance that half resolution loses (its high part)\n"
+                 "An octave layer does not pick which maps go low: the split is fixed "
+                 f"({split}) and training adapts\nthe filters of the low channels until little "
+                 "of their maps is lost. Same grey scale down each column (0.5–99.5 percentile "
+                 "of the map); high parts centred on 0", fontsize=11)
+    axes = fig.subplots(3, count, squeeze=False)
     for c, name in enumerate(names):
         # Contrast from the 0.5 and 99.5 percentiles: a few strong edges would
         # otherwise leave the rest of an edge map flat grey.
         bottom, top = np.percentile(maps[c], [0.5, 99.5])
         centre, half = 0.5 * (top + bottom), 0.5 * (top - bottom) or 1.0
-        in_low = c in low_group
+        in_low = c >= found.c_high
         colour = "tab:red" if in_low else "black"
-        group = "→ low group $X^L$" if in_low else "→ high group $X^H$"
+        group = "$X^L$" if in_low else "$X^H$"
         _image(axes[0, c], maps[c], vmin=centre - half, vmax=centre + half)
-        axes[0, c].set_title(f"{name}\nhigh part: {_percent(lost[c])} of var\n{group}",
-                             fontsize=9, color=colour)
-        _image(axes[1, c], lows[c], vmin=centre - half, vmax=centre + half)
-        _image(axes[2, c], highs[c], vmin=-half, vmax=half)
+        axes[0, c].set_title(f"{name}\nhigh part: {findings.percent(found.high_share[c])} of var"
+                             f"\nchannel {c + 1} → {group}", fontsize=9, color=colour)
+        _image(axes[1, c], found.lows[c], vmin=centre - half, vmax=centre + half)
+        _image(axes[2, c], found.highs[c], vmin=-half, vmax=half)
         if in_low:
             for row in range(3):
                 for spine in axes[row, c].spines.values():
@@ -280,7 +289,8 @@ def plot_sampling_grids(size=6):
                          "2×2 block, at its centre", fontsize=10)
         else:
             ax.set_title("H→L by a stride-2 convolution\nlow pixel (p, q) reads high pixel "
-                         "(2p, 2q): offset (−0.5, −0.5)", fontsize=10)
+                         "(2p, 2q): offset (−0.5, −0.5)\nfrom the block centre, where "
+                         "upsampling puts it back", fontsize=10)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=9, ncol=1,
                   frameon=False)
 
@@ -303,8 +313,10 @@ def plot_sampling_grids(size=6):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=9, frameon=False)
     fig.supxlabel("Round trip H→L→H: pool then upsample returns each 2×2 block's mean to the "
                   "same block (no shift on average);\nstride then upsample copies pixel (2p, 2q) "
-                  "over its whole block, moving content +0.5 px down and right on average.",
-                  fontsize=10)
+                  "over its whole block. Two views of one fact, with opposite signs: the sample "
+                  "sits at offset (−0.5, −0.5)\nfrom where upsampling puts it back, so the "
+                  "content moves by (+0.5, +0.5) px, down and right, the shift misalignment.png "
+                  "measures.", fontsize=10)
     return fig
 
 
@@ -332,7 +344,7 @@ def _grid_background(ax, size, shade=False):
     ax.tick_params(labelsize=8)
 
 
-def plot_misalignment(image, size=8):
+def plot_misalignment(image, size=findings.TEST_SIZE):
     """Measured shift of the round trip H->L->H, average pooling versus strided conv.
 
     Left: every measurement on the (column, row) shift plane, row axis
@@ -342,52 +354,58 @@ def plot_misalignment(image, size=8):
     (:func:`~octref.misalignment.image_shifts`), with the phase averages of
     the impulse. Middle: a step edge through both round trips, inside a
     2x2 block and on a block boundary. Right: a crop of the image and its
-    round trips, and the table of phase averages for the three inputs.
+    round trips, and the table of phase averages for the three inputs; a
+    shift the image does not define is printed "undefined", with the reason.
+
+    Shifts are positive down and right: content at x appears at x + shift.
+    The strided round trip's (+0.5, +0.5) is the other face of the
+    (-0.5, -0.5) offset in :func:`plot_sampling_grids`.
 
     Parameters
     ----------
-    image : ndarray of shape (H, W), H, W >= 16
+    image : ndarray of shape (H, W), H, W >= 4, or octref.findings.Misalignment
+        The image, or the findings of
+        :func:`octref.findings.measure_misalignment` to draw.
     size : int
-        Side of the impulse and edge test images, even, >= 6.
+        Side of the impulse and edge test images, even, >= 6; ignored when
+        findings are given.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    image = np.asarray(image, dtype=np.float64)
-    results = {d: {"impulse": misalignment.impulse_shifts(d, size),
-                   "edge": misalignment.edge_shifts(d, size),
-                   "image": misalignment.image_shifts(image, d)}
-               for d in misalignment.DOWNSAMPLE_MODES}
-
-    fig = Figure(figsize=(16, 9), layout="constrained")
+    found = image if isinstance(image, findings.Misalignment) else \
+        findings.measure_misalignment(image, size)
+    fig = Figure(figsize=(16, 9.4), layout="constrained")
     fig.suptitle("Misalignment (paper Fig. 3, Table 3): how far the round trip H→L→H = "
-                 "up(down(X)) moves the content, measured with octref's octave convolution",
-                 fontsize=12)
-    grid = fig.add_gridspec(2, 3, width_ratios=[1.15, 1.0, 1.1])
-    _shift_plane(fig.add_subplot(grid[:, 0]), results)
+                 "up(down(X)) moves the content, measured with octref's octave convolution\n"
+                 "shift (row, col) in px, + = down / right: content at x appears at x + shift "
+                 "(sampling_grids.png's offset −0.5 of the strided sample, seen from the "
+                 "content)", fontsize=12)
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.1, 1.0, 1.3])
+    _shift_plane(fig.add_subplot(grid[:, 0]), found)
     for row, parity in enumerate((0, 1)):
-        _edge_panel(fig.add_subplot(grid[row, 1]), results, size, parity)
-    _misalignment_crops(fig, grid[0, 2], image)
-    _shift_table(fig.add_subplot(grid[1, 2]), results)
+        _edge_panel(fig.add_subplot(grid[row, 1]), found, parity)
+    _misalignment_crops(fig, grid[0, 2], found)
+    _shift_table(fig.add_subplot(grid[1, 2]), found)
     return fig
 
 
-def _signed(value, digits):
-    """``value`` as text with an explicit sign and no "-0.00"."""
-    return f"{round(float(value), digits) + 0.0:+.{digits}f}"
+_KINDS = (("impulse", "impulse, 4 phases"), ("edge", "step edge, 2 phases"),
+          ("image", "image, 4 phases"))
 
 
-def _shift_plane(ax, results):
+def _shift_plane(ax, found):
     markers = {"impulse": "o", "edge": "s", "image": "^"}
-    for downsample, measured in results.items():
+    for downsample in misalignment.DOWNSAMPLE_MODES:
         colour = VARIANT_COLOURS[downsample]
-        mean = measured["impulse"].mean
+        mean = found.impulse[downsample].mean
         ax.scatter([mean[1]], [mean[0]], marker="*", s=420, color=colour, alpha=0.55,
                    edgecolors="black", zorder=3,
                    label=f"{VARIANT_NAMES[downsample]}: phase average "
-                         f"({_signed(mean[0], 2)}, {_signed(mean[1], 2)})")
-        for kind, result in measured.items():
+                         f"{findings.shift_text(mean, 2)}")
+        for kind, _ in _KINDS:
+            result = getattr(found, kind)[downsample]
             kept = np.isfinite(result.shifts).all(axis=1)
             ax.scatter(result.shifts[kept, 1], result.shifts[kept, 0], marker=markers[kind],
                        s=45, facecolors="none", edgecolors=colour, lw=1.4, zorder=4)
@@ -396,8 +414,13 @@ def _shift_plane(ax, results):
                    label=f"{kind}, one phase")
     ax.axhline(0, color="gray", lw=0.8)
     ax.axvline(0, color="gray", lw=0.8)
-    ax.set_xlim(-0.75, 1.2)
-    ax.set_ylim(1.2, -0.75)
+    # The frame holds every marker: single phases of a texture can land far out.
+    shown = np.concatenate([getattr(found, kind)[d].shifts for kind, _ in _KINDS
+                            for d in misalignment.DOWNSAMPLE_MODES])
+    shown = shown[np.isfinite(shown)]
+    low, high = min(-0.75, shown.min() - 0.25), max(1.2, shown.max() + 0.25)
+    ax.set_xlim(low, high)
+    ax.set_ylim(high, low)
     ax.set_aspect("equal")
     ax.set_xlabel("column shift (px, + = right)")
     ax.set_ylabel("row shift (px, + = down)")
@@ -407,19 +430,19 @@ def _shift_plane(ax, results):
     ax.grid(alpha=0.3)
 
 
-def _edge_panel(ax, results, size, parity):
+def _edge_panel(ax, found, parity):
+    size = found.size
     edge = misalignment.edge_position(size, parity)
-    step = (np.arange(size) > edge).astype(np.float64)
     positions = np.arange(size)
-    ax.step(positions, step, where="mid", color="black", lw=5, alpha=0.3, label="input X")
+    ax.step(positions, positions > edge, where="mid", color="black", lw=5, alpha=0.3,
+            label="input X")
     styles = {"avgpool": "-", "strided": "--"}
     for downsample in misalignment.DOWNSAMPLE_MODES:
-        trip = misalignment.round_trip(np.broadcast_to(step, (size, size)), downsample)[0]
-        shift = results[downsample]["edge"].shifts[parity, 1]
-        ax.step(positions, trip, where="mid", color=VARIANT_COLOURS[downsample], lw=2,
-                ls=styles[downsample],
+        shift = found.edge[downsample].shifts[parity, 1]
+        ax.step(positions, found.edge_rows[parity, downsample], where="mid",
+                color=VARIANT_COLOURS[downsample], lw=2, ls=styles[downsample],
                 label=f"up({'pool' if downsample == 'avgpool' else 'stride-2'}(X)): "
-                      f"edge moves {_signed(shift, 2)} px")
+                      f"edge moves {findings.signed(shift, 2)} px")
     for boundary in np.arange(-0.5, size, 2):
         ax.axvline(boundary, color="#bbbbbb", lw=0.8, zorder=0)
     where = "inside a 2×2 block" if parity == 0 else "on a 2×2 block boundary"
@@ -431,19 +454,19 @@ def _edge_panel(ax, results, size, parity):
     ax.legend(fontsize=8.5, loc="upper left")
 
 
-def _misalignment_crops(fig, cell, image, crop=16):
+def _misalignment_crops(fig, cell, found):
     """A crop of the image, its two round trips and their difference, in one grid cell."""
     sub = cell.subgridspec(2, 2)
-    even = image[:image.shape[0] // 2 * 2, :image.shape[1] // 2 * 2]
-    top, left = _busiest_crop(even, crop)
-    window = (slice(top, top + crop), slice(left, left + crop))
-    trips = {d: misalignment.round_trip(even, d)[window] for d in misalignment.DOWNSAMPLE_MODES}
-    vmin, vmax = even[window].min(), even[window].max()
-    difference = trips["strided"] - trips["avgpool"]
+    top, left, crop = found.crop
+    window = found.crop_trips["input"]
+    vmin, vmax = window.min(), window.max()
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    difference = found.crop_trips["strided"] - found.crop_trips["avgpool"]
     limit = np.abs(difference).max() or 1.0
-    panels = [("input X", even[window], "gray", vmin, vmax),
-              ("up(pool(X))", trips["avgpool"], "gray", vmin, vmax),
-              ("up(stride-2(X))", trips["strided"], "gray", vmin, vmax),
+    panels = [("input X", window, "gray", vmin, vmax),
+              ("up(pool(X))", found.crop_trips["avgpool"], "gray", vmin, vmax),
+              ("up(stride-2(X))", found.crop_trips["strided"], "gray", vmin, vmax),
               ("stride-2 minus pool", difference, "RdBu_r", -limit, limit)]
     for index, (title, picture, cmap, low, high) in enumerate(panels):
         ax = fig.add_subplot(sub[index // 2, index % 2])
@@ -457,43 +480,36 @@ def _misalignment_crops(fig, cell, image, crop=16):
             ax.set_ylabel("gold: 2×2 blocks", fontsize=8)
 
 
-def _busiest_crop(image, crop):
-    """(top, left), both even, of the crop x crop window with the largest variance."""
-    best, where = -1.0, (0, 0)
-    step = max(crop // 4 * 2, 2)
-    for top in range(0, image.shape[0] - crop + 1, step):
-        for left in range(0, image.shape[1] - crop + 1, step):
-            spread = image[top:top + crop, left:left + crop].var()
-            if spread > best:
-                best, where = spread, (top, left)
-    return where
-
-
-def _shift_table(ax, results):
+def _shift_table(ax, found):
     ax.axis("off")
-    rows = []
-    for kind, label in (("impulse", "impulse, 4 phases"), ("edge", "step edge, 2 phases"),
-                        ("image", "image, 4 phases")):
-        rows.append([label] + [f"({_signed(results[d][kind].mean[0], 3)}, "
-                               f"{_signed(results[d][kind].mean[1], 3)})"
-                               for d in misalignment.DOWNSAMPLE_MODES])
-    table = ax.table(cellText=rows, colLabels=["mean shift (row, col), px"]
+    rows = [[label] + [findings.shift_text(getattr(found, kind)[d].mean, 3)
+                       for d in misalignment.DOWNSAMPLE_MODES] for kind, label in _KINDS]
+    table = ax.table(cellText=rows, colLabels=["mean shift (row, col)"]
                      + [VARIANT_NAMES[d] for d in misalignment.DOWNSAMPLE_MODES],
-                     loc="upper center", cellLoc="center", colWidths=[0.4, 0.3, 0.3])
+                     loc="upper center", cellLoc="center", colWidths=[0.34, 0.33, 0.33])
     table.auto_set_font_size(False)
-    table.set_fontsize(10)
+    table.set_fontsize(9)
     table.scale(1.0, 1.8)
-    spread = np.abs(results["strided"]["image"].shifts - results["strided"]["image"].mean).max()
-    ax.text(0.5, 0.38, "impulse: centroid of the response, phases weighted by the mass "
+    strided = found.image["strided"]
+    if strided.undefined:
+        about_image = f"image: {strided.undefined}"
+    else:
+        about_image = (f"one strided phase alone is off by up to {found.strided_spread:.2f} px "
+                       "(aliasing)\nthe image holds "
+                       f"{findings.percent(strided.energy_used)} of its energy below 0.25 "
+                       "cycles/px")
+    ax.text(0.5, 0.4, "impulse: centroid of the response, phases weighted by the mass "
                        "that survives\nedge: centroid of the response's differences\n"
-                       "image: phase slope of the cross-power spectrum, averaged over phases;\n"
-                       f"one strided phase alone is off by up to {spread:.2f} px (aliasing)",
+                       "image: phase slope of the cross-power spectrum below 0.25 cycles/px,\n"
+                       "averaged over phases; it assumes shifts of at most 1 px,\nso it cannot "
+                       f"wrap around the period of a texture\n{about_image}",
             transform=ax.transAxes, ha="center", va="top", fontsize=9, linespacing=1.5)
 
 
 # --------------------------------------------------------------------------- receptive field
 
-def plot_receptive_fields(kernel_size=3, size=24, radius=7):
+def plot_receptive_fields(kernel_size=findings.KERNEL_SIZE, size=findings.FIELD_SIZE,
+                          radius=7):
     """Effective receptive fields of one output pixel of Y^H, high routes versus low routes.
 
     A 2 x 2 grid: one k x k layer (top) and two stacked k x k layers
@@ -504,9 +520,11 @@ def plot_receptive_fields(kernel_size=3, size=24, radius=7):
 
     Parameters
     ----------
-    kernel_size : int, odd
+    kernel_size : int, odd, or octref.findings.ReceptiveFields
+        k, or the findings of :func:`octref.findings.measure_receptive_fields`
+        to draw.
     size : int
-        Side of the image the layers run on.
+        Side of the image the layers run on; ignored when findings are given.
     radius : int
         Half-width of the window shown around the output pixel.
 
@@ -514,7 +532,9 @@ def plot_receptive_fields(kernel_size=3, size=24, radius=7):
     -------
     matplotlib.figure.Figure
     """
-    k = kernel_size
+    found = kernel_size if isinstance(kernel_size, findings.ReceptiveFields) else \
+        findings.measure_receptive_fields(kernel_size, size)
+    k, size = found.kernel_size, found.size
     centre = size // 2
     fig = Figure(figsize=(10.5, 10.8), layout="constrained")
     fig.suptitle(f"Effective receptive field of one output pixel $p$ of $Y^H$, kernel $k = {k}$: "
@@ -532,9 +552,9 @@ def plot_receptive_fields(kernel_size=3, size=24, radius=7):
         "H->L->H": f"two {k}×{k} layers, H→L→H",
     }
     formulas = {"H->H": "k", "L->H": "2k", "H->H->H": "2k − 1", "H->L->H": "2(2k − 1)"}
-    for ax, scenario in zip(axes.ravel(), receptive_field.SCENARIOS):
-        field = receptive_field.receptive_field(scenario, k, size)
-        rows, cols = receptive_field.support_size(field)
+    for ax, scenario in zip(axes.ravel(), found.fields):
+        field = found.fields[scenario]
+        rows, cols = found.supports[scenario]
         window = field[centre - radius:centre + radius + 1, centre - radius:centre + radius + 1]
         offsets = np.arange(-radius, radius + 1)
         extent = (offsets[0] - 0.5, offsets[-1] + 0.5, offsets[-1] + 0.5, offsets[0] - 0.5)
@@ -574,24 +594,29 @@ def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
 
     Parameters
     ----------
-    alpha : float in [0, 1], optional
-        Marked on the curves, and added to the table, when given.
+    alpha : float in [0, 1], optional, or octref.findings.Cost
+        Marked on the curves, and added to the table, when given; or the
+        findings of :func:`octref.findings.measure_cost` to draw.
     channels, kernel_size, height, width : int
-        The layer counted: ``channels -> channels``, k x k, at H x W.
+        The layer counted: ``channels -> channels``, k x k, at H x W; ignored
+        when findings are given.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    alphas = sorted(set(cost.TABLE1_ALPHAS) | ({float(alpha)} if alpha is not None else set()))
-    layer = {"channels": channels, "kernel_size": kernel_size, "height": height, "width": width}
-    rows = cost.table1(alphas, **layer)
+    found = alpha if isinstance(alpha, findings.Cost) else findings.measure_cost(
+        alpha, channels=channels, kernel_size=kernel_size, height=height, width=width)
+    alpha, rows = found.alpha, found.rows
+    alphas = [r.alpha for r in rows]
+    channels, kernel_size = found.layer["channels"], found.layer["kernel_size"]
+    height, width = found.layer["height"], found.layer["width"]
     grid_alphas = np.linspace(0, 1, 201)
     fig = Figure(figsize=(15, 9.4), layout="constrained")
     fig.suptitle("Cost of an octave convolution over a vanilla one (paper Table 1), "
                  r"$\alpha_{in} = \alpha_{out} = \alpha$; "
                  f"counted on a {channels} → {channels} channel {kernel_size}×{kernel_size} "
-                 f"layer at {height} × {width} px", fontsize=12)
+                 f"layer at {height} × {width} px (H × W)", fontsize=12)
     grid = fig.add_gridspec(2, 3, height_ratios=[1.5, 1.0])
     panels = (("multiply-accumulates (FLOPs)", "1 − ¾α(2 − α)", cost.flops_ratio,
                [r.flops_counted for r in rows], 0),
@@ -607,7 +632,7 @@ def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
         ax.plot(cost.TABLE1_ALPHAS, printed, "x", color="tab:blue", ms=7,
                 label="printed in the paper (whole %)")
         if alpha is not None:
-            value = counted[alphas.index(float(alpha))]
+            value = counted[alphas.index(alpha)]
             ax.axvline(alpha, color="gray", ls=":", lw=1)
             ax.annotate(f"α = {alpha:g}: counted {value:.4f}\ntheory {theory(alpha):.4f}",
                         (alpha, value), xytext=(12, 18), textcoords="offset points",
@@ -622,13 +647,10 @@ def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
 
     ax = fig.add_subplot(grid[0, 2])
     bottom = np.zeros(len(rows))
-    vanilla = cost.conv_cost(channels, channels, kernel_size, height, width).total_macs
     positions = np.arange(len(rows))
     for path, colour in zip(("hh", "hl", "lh", "ll"),
                             ("tab:blue", "tab:orange", "tab:green", "tab:purple")):
-        shares = np.array([cost.octconv_cost(channels, channels, kernel_size, r.alpha, r.alpha,
-                                             height, width).macs.get(path, 0) / vanilla
-                           for r in rows])
+        shares = found.path_shares[path]
         ax.bar(positions, shares, bottom=bottom, color=colour, width=0.7,
                label=f"{path[0].upper()}→{path[1].upper()}")
         bottom += shares
@@ -642,16 +664,7 @@ def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
 
     ax = fig.add_subplot(grid[1, :])
     ax.axis("off")
-    cells = []
-    for r in rows:
-        printed = cost.TABLE1_PRINTED.get(r.alpha)
-        chosen = alpha is not None and r.alpha == float(alpha)
-        cells.append([f"{r.alpha:g}" + (" (chosen)" if chosen else ""),
-                      f"{r.flops_counted:.5f}", f"{r.flops_theory:.5f}",
-                      f"{printed[0]}%" if printed else "–",
-                      f"{r.memory_counted:.5f}", f"{r.memory_theory:.5f}",
-                      f"{printed[1]}%" if printed else "–"])
-    table = ax.table(cellText=cells, loc="center", cellLoc="center",
+    table = ax.table(cellText=found.cells("(chosen)"), loc="center", cellLoc="center",
                      colLabels=["α", "MACs counted", "MACs theory", "paper", "memory counted",
                                 "memory theory", "paper"])
     table.auto_set_font_size(False)

@@ -115,3 +115,29 @@ def test_bad_levels():
         frequency.octave_bands(np.ones((4, 4)), 0)
     with pytest.raises(ValueError, match="2-D"):
         frequency.octave_bands(np.ones((2, 4, 4)), 1)
+
+
+def test_why_the_high_part_keeps_energy_below_the_half_resolution_nyquist(photo):
+    parts = frequency.high_part_below_nyquist(photo)
+    _, high = frequency.octave_split(photo)
+    assert parts.total == pytest.approx(frequency.energy_fraction_below(high), abs=1e-12)
+    assert parts.total == pytest.approx(parts.passed + parts.aliased + parts.cross, abs=1e-12)
+    # On a photograph the non-ideal filter, not aliasing, is the main reason.
+    assert parts.passed > parts.aliased > 0
+
+
+@pytest.mark.parametrize("f0, passed", [(0.2, True), (0.3, False)])
+def test_the_two_reasons_on_a_cosine(f0, passed):
+    # A cosine below 0.25 reaches the high part only through 1 - cos^2(pi f); one
+    # above 0.25 only as the alias pooling folds to 0.5 - f0 (below 0.25).
+    rows = np.arange(40)[:, None]
+    cosine = np.cos(2 * np.pi * f0 * rows) * np.ones((1, 8))
+    parts = frequency.high_part_below_nyquist(cosine)
+    if passed:
+        assert parts.passed == pytest.approx(parts.total) and parts.aliased < 1e-20
+        # The share of the high part's energy at f0: the rest is the alias at 0.5 - f0.
+        assert 0 < parts.total < 1
+    else:
+        assert parts.passed < 1e-20 and parts.aliased == pytest.approx(parts.total)
+        assert parts.total > 0
+    assert np.isnan(frequency.high_part_below_nyquist(np.ones((4, 4))).total)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from octref import cost, frequency, misalignment, viz
+from octref import cost, findings, frequency, misalignment, viz
 from octref.data import load_image
+from tests.hostile_images import HOSTILE
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,16 @@ def test_frequency_figure(photo):
         assert below == pytest.approx(frequency.energy_fraction_below(band), abs=5e-4)
     error = float(re.search(r"max \|Σ components − X\| = ([\d.e+-]+)", text)[1])
     assert error < 1e-14
+    # The headline's components are all plotted, and X's own share is beside them.
+    labels = [line.get_label() for line in fig.axes[-1].get_lines()]
+    assert "up(pool(X)), the low part" in labels and "X" in labels
+    own = float(re.search(r"X itself ([\d.]+)%", text)[1]) / 100
+    assert own == pytest.approx(frequency.energy_fraction_below(photo), abs=5e-4)
+    parts = frequency.high_part_below_nyquist(photo)
+    shown = re.search(r"([\d.-]+)% is the image's own content let through .* ([\d.-]+)% is "
+                      r"aliased from above 0.25, ([\d.-]+)% their overlap", text)
+    np.testing.assert_allclose([float(v) / 100 for v in shown.groups()],
+                               [parts.passed, parts.aliased, parts.cross], atol=5e-4)
 
 
 def test_frequency_figure_refuses_a_uniform_image():
@@ -66,13 +77,12 @@ def test_feature_map_figure(photo, alpha, c_low):
     lost = frequency.high_energy_fraction(maps)
     shown = percents(r"high part: ([\d.]+)% of var", text)
     np.testing.assert_allclose(shown, lost, atol=5e-4)
-    groups = re.findall(r"→ (low|high) group", text)
-    assert groups.count("low") == c_low and len(groups) == len(names)
-    # The low group holds the maps that lose least.
-    low = [lost[c] for c, g in enumerate(groups) if g == "low"]
-    high = [lost[c] for c, g in enumerate(groups) if g == "high"]
-    assert not low or not high or max(low) <= min(high)
-    assert ("no map goes" if c_low == 0 else f"the {c_low} of {len(names)} maps") in text
+    # The split is by position, the last floor(alpha C) channels low, whatever they hold:
+    # the figure no longer says the maps that lose least "go to the low group".
+    groups = re.findall(r"channel (\d) → \$X\^(H|L)\$", text)
+    assert groups == [(str(c + 1), "L" if c >= 6 - c_low else "H") for c in range(6)]
+    assert "lose least" not in text and "does not pick which maps go low" in text
+    assert "the split is fixed" in text and "training adapts" in text
 
 
 def test_sampling_grid_figure():
@@ -83,7 +93,10 @@ def test_sampling_grid_figure():
     # Offsets are (x, y) = (column, row).
     assert sorted(set(pooled[:, 0])) == sorted(set(pooled[:, 1])) == [0.5, 2.5, 4.5]
     assert sorted(set(strided[:, 0])) == sorted(set(strided[:, 1])) == [0, 2, 4]
-    assert "offset (−0.5, −0.5)" in shown_text(fig)
+    text = shown_text(fig)
+    assert "offset (−0.5, −0.5)" in text
+    # The two sign conventions, explained where each appears.
+    assert "opposite signs" in text and "(+0.5, +0.5) px" in text
 
 
 def test_misalignment_figure(photo):
@@ -112,6 +125,7 @@ def test_no_pyplot_and_a_matplotlib_free_core():
     # viz builds Figures directly; the numerical modules never import matplotlib.
     code = ("import sys\n"
             "import octref.frequency, octref.misalignment, octref.receptive_field, octref.data\n"
+            "import octref.findings\n"
             "assert 'matplotlib' not in sys.modules, 'numerics imported matplotlib'\n"
             "import octref.viz, octref.cli\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n")
@@ -150,3 +164,34 @@ def test_cost_figure(alpha):
             assert "(chosen)" in row[0]
     if alpha is not None:
         assert f"α = {alpha:g}: counted 0.6208" in shown_text(fig)
+
+
+def test_figures_draw_given_findings(photo):
+    # A figure given findings prints exactly what it prints when it measures itself.
+    pairs = [(viz.plot_frequency_decomposition, findings.measure_frequency(photo), (photo,)),
+             (viz.plot_feature_maps, findings.measure_feature_maps(photo, 0.5), (photo, 0.5)),
+             (viz.plot_misalignment, findings.measure_misalignment(photo), (photo,)),
+             (viz.plot_receptive_fields, findings.measure_receptive_fields(), ()),
+             (viz.plot_cost, findings.measure_cost(0.5), (0.5,))]
+    for plot, found, args in pairs:
+        assert shown_text(plot(found)) == shown_text(plot(*args)), plot.__name__
+
+
+@pytest.mark.parametrize("name, cell, why", [
+    ("checkerboard", "undefined", "no content survives"),
+    ("half", "(undefined, +0.500)", "a row shift cannot be seen"),
+])
+def test_misalignment_figure_says_what_is_undefined(name, cell, why):
+    text = shown_text(viz.plot_misalignment(HOSTILE[name](32)))
+    assert cell in text and why in text
+    assert "off by up to" not in text
+
+
+def test_misalignment_figure_frames_every_marker():
+    # Single phases of a texture land far from the mean; none is left outside the frame.
+    found = findings.measure_misalignment(HOSTILE["grating"](64))
+    ax = viz.plot_misalignment(found).axes[0]
+    shifts = np.concatenate([r.shifts for r in found.image.values()])
+    shifts = shifts[np.isfinite(shifts).all(axis=1)]
+    low, high = ax.get_xlim()
+    assert (shifts >= low).all() and (shifts <= high).all()
