@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from octref.checks import check_int
 from octref.sampling import pool2x2
 
 __all__ = ["SAMPLE_IMAGE", "LUMA_WEIGHTS", "sample_image_path", "ImageHeader", "display_path",
@@ -275,10 +276,7 @@ def downscaled_shape(shape, max_side):
     (int, int), int
         The shape, and how many 2x2 poolings lead to it.
     """
-    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)):
-        raise TypeError(f"max_side must be an int, got {type(max_side).__name__}")
-    if max_side < 1:
-        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    max_side = check_int(max_side, "max_side", minimum=1)
     height, width = shape
     times = 0
     while max(height, width) > max_side:

@@ -21,6 +21,7 @@ import numpy as np
 import octref
 from octref import cost, frequency, misalignment, receptive_field
 from octref.gradcheck import check_octconv_gradients
+from octref.layer import IMPLEMENTATIONS
 from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
 
 __all__ = ["LEVELS", "KERNEL_SIZE", "TEST_SIZE", "FIELD_SIZE", "GRADCHECK_IMPLS", "Frequency",
@@ -38,8 +39,8 @@ KERNEL_SIZE = 3
 TEST_SIZE = 8
 #: Side of the image the receptive fields are measured on.
 FIELD_SIZE = 24
-#: The implementations whose backward the tour checks.
-GRADCHECK_IMPLS = ("im2col", "loops")
+#: The implementations whose backward the tour checks: all of them.
+GRADCHECK_IMPLS = IMPLEMENTATIONS
 
 
 # --------------------------------------------------------------------------- 1. frequency

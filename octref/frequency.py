@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from octref import conv_forward
+from octref.checks import check_int
 from octref.sampling import pool2x2, upsample2x_nearest
 
 __all__ = ["HALF_RES_NYQUIST", "FILTER_BANK", "octave_split", "octave_bands", "power_spectrum",
@@ -91,8 +92,7 @@ def octave_bands(x, levels):
     list of ``levels + 1`` ndarrays of shape (H, W)
         ``[band_0, ..., band_(levels-1), residual]``, finest first.
     """
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
-        raise ValueError(f"levels must be an int >= 1, got {levels!r}")
+    levels = check_int(levels, "levels", minimum=1)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (H, W), got shape {x.shape}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from octref import octconv_forward
+from octref.checks import check_choice, check_int
 from octref.contract import DOWNSAMPLE_MODES
 from octref.octave import Octave, OctaveWeights
 
@@ -41,8 +42,7 @@ _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
 def _check_downsample(downsample):
-    if downsample not in DOWNSAMPLE_MODES:
-        raise ValueError(f"downsample must be one of {DOWNSAMPLE_MODES}, got {downsample!r}")
+    return check_choice(downsample, "downsample", DOWNSAMPLE_MODES)
 
 
 def low_sample_position(p, downsample):
@@ -260,7 +260,7 @@ def edge_position(size, parity):
 
 def _check_size(size):
     # 6 keeps the edge two pixels from the border, so pooling's blur stays inside.
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 6 or size % 2:
+    if check_int(size, "size", minimum=6) % 2:
         raise ValueError(f"size must be an even int >= 6, got {size!r}")
 
 

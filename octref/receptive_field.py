@@ -30,6 +30,7 @@ pooling's adjoint doubles that.
 import numpy as np
 
 from octref import octconv_backward, octconv_forward
+from octref.checks import check_int
 from octref.octave import Octave, OctaveWeights
 
 __all__ = ["SCENARIOS", "scenario_weights", "receptive_field", "support_size",
@@ -57,8 +58,7 @@ def scenario_weights(scenario, kernel_size):
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
-    if (isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer))
-            or kernel_size < 1 or kernel_size % 2 == 0):
+    if check_int(kernel_size, "kernel_size", minimum=1) % 2 == 0:
         raise ValueError(f"kernel_size must be an odd int >= 1, got {kernel_size!r}")
     ones = np.ones((1, 1, kernel_size, kernel_size))
     zeros = np.zeros_like(ones)
