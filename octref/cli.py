@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import octref
-from octref import data, findings, receptive_field, viz
+from octref import contract, data, findings, receptive_field, viz
 from octref.findings import percent, plural, shape_text, shift_text
 
 __all__ = ["main", "build_parser"]
@@ -41,8 +41,6 @@ __all__ = ["main", "build_parser"]
 DEFAULT_OUT = "octref-tour"
 DEFAULT_SIZE = 320
 MIN_SIZE = 16
-#: Default of ``--max-memory``, in GB (10^9 bytes).
-DEFAULT_MAX_MEMORY_GB = 2.0
 
 FIGURES = ("frequency.png", "feature_maps.png", "sampling_grids.png", "misalignment.png",
            "receptive_field.png", "cost.png")
@@ -92,9 +90,10 @@ def build_parser():
                       help="average the image down by 2x2 pooling until its longer side is at "
                            f"most N pixels (default {DEFAULT_SIZE}); both sides must stay at "
                            f"least {MIN_SIZE} px")
-    tour.add_argument("--max-memory", metavar="GB", type=float, default=DEFAULT_MAX_MEMORY_GB,
+    tour.add_argument("--max-memory", metavar="GB", type=float, default=None,
                       help="refuse, before decoding, an image whose decoding or tour would "
-                           f"need more memory than this (default {DEFAULT_MAX_MEMORY_GB:g} GB)")
+                           "need more memory than this (default: octref's memory limit, "
+                           "4 GiB unless OCTREF_MEMORY_LIMIT sets another)")
     return parser
 
 
@@ -118,7 +117,7 @@ def main(argv=None):
         if args.command == "tour":
             started = time.perf_counter()
             report = tour(args.image, args.alpha, args.out, args.size,
-                          max_memory=args.max_memory * 1e9)
+                          max_memory=None if args.max_memory is None else args.max_memory * 1e9)
             _say(f"octref tour: wrote {len(FIGURES)} figures and {report.name} to "
                  f"{data.display_path(report.parent)}{os.sep} in "
                  f"{time.perf_counter() - started:.1f} s")
@@ -160,7 +159,7 @@ def _log(line):
 # --------------------------------------------------------------------------- the tour
 
 def tour(image_path=None, alpha=0.5, out=DEFAULT_OUT, size=DEFAULT_SIZE, *,
-         max_memory=DEFAULT_MAX_MEMORY_GB * 1e9, log=None):
+         max_memory=None, log=None):
     """Write the tour's figures and report to ``out``.
 
     Parameters
@@ -170,9 +169,10 @@ def tour(image_path=None, alpha=0.5, out=DEFAULT_OUT, size=DEFAULT_SIZE, *,
     alpha : float in [0, 1]
     out : str or Path
     size : int, >= 16
-    max_memory : float
+    max_memory : float, optional
         Bytes the decoding and the tour may use; a larger estimate is refused
-        before the image is decoded.
+        before the image is decoded. Default: octref's memory limit
+        (:func:`octref.contract.memory_limit`).
     log : callable, optional
         Receives one line of progress per step; default: print to stderr.
 
@@ -193,6 +193,8 @@ def tour(image_path=None, alpha=0.5, out=DEFAULT_OUT, size=DEFAULT_SIZE, *,
     alpha = float(alpha) + 0.0  # -0.0 + 0.0 is 0.0: no "alpha = -0"
     if size < MIN_SIZE:
         raise TourError(f"--size must be at least {MIN_SIZE}, got {size}")
+    if max_memory is None:
+        max_memory = contract.memory_limit()
     if not math.isfinite(max_memory) or max_memory <= 0:
         raise TourError(f"--max-memory must be a positive number of GB, got {max_memory / 1e9:g}")
     out = _prepare_directory(Path(out))

@@ -285,16 +285,18 @@ def png_header_only(path, height, width, colour_type=0):
     return path
 
 
-def test_too_large_for_memory_is_refused_before_decoding(capsys, tmp_path):
+def test_too_large_for_memory_is_refused_before_decoding(capsys, tmp_path, monkeypatch):
+    # The tour's default limit is octref's memory limit, set here as a user would.
+    monkeypatch.setenv("OCTREF_MEMORY_LIMIT", "2G")
     big = png_header_only(tmp_path / "big.png", 10000, 10000, colour_type=2)
     # At --size 100000 the tour would work on all 10^8 pixels.
     line = one_line_error(capsys, ["tour", "--image", str(big), "--size", "100000",
                                    "--out", str(tmp_path)])
     assert "10000 x 10000 px (H x W)" in line and "--size 100000" in line
-    assert re.search(r"needs about 60\.1 GB, more than the limit of 2\.0 GB", line), line
+    assert re.search(r"needs about 60\.1 GB, more than the limit of 2\.1 GB", line), line
     # Averaged down to 320 px the tour fits, but decoding 10^8 RGB pixels does not.
     line = one_line_error(capsys, ["tour", "--image", str(big), "--out", str(tmp_path)])
-    assert re.search(r"decoding it needs about 2\.2 GB, more than the limit of 2\.0 GB", line)
+    assert re.search(r"decoding it needs about 2\.2 GB, more than the limit of 2\.1 GB", line)
     line = one_line_error(capsys, ["tour", "--image", str(big), "--out", str(tmp_path),
                                    "--max-memory", "0.5"])
     assert "limit of 0.5 GB" in line
