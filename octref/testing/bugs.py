@@ -163,17 +163,25 @@ class VariantCrash(Exception):
         the implementation must run there.
     """
 
-    def __init__(self, bugs, reason, sizes=(), needs_none=False, twin=None):
+    def __init__(self, bugs, reason, sizes=(), needs_none=False, twin=None, word=None):
         super().__init__(reason)
         self.bugs, self.reason, self.sizes = tuple(bugs), reason, list(sizes)
-        self.needs_none, self.twin = needs_none, twin
+        self.needs_none, self.twin, self.word = needs_none, twin, word
 
     def consistent_with(self, exc):
-        """Whether the implementation's exception ``exc`` is this failure."""
+        """Whether the implementation's exception ``exc`` is this failure.
+
+        A use of None must raise TypeError/AttributeError about None; a size
+        mismatch must name both sizes of one of the predicted pairs; a
+        channel mismatch or an empty map must also say so ("channel",
+        "small"/"empty"), as PyTorch's messages do.
+        """
         text = f"{type(exc).__name__}: {exc}"
         if self.needs_none:
             return isinstance(exc, (TypeError, AttributeError, UnboundLocalError)) and (
                 "None" in text or isinstance(exc, UnboundLocalError))
+        if self.word is not None and not any(w in text.lower() for w in self.word):
+            return False
         if self.sizes:
             numbers = {int(n) for n in re.findall(r"\d+", text)}
             return any(a in numbers and b in numbers for a, b in self.sizes)
@@ -240,32 +248,43 @@ def variant_forward(x, w, b, config, bugs=()):
         raise VariantCrash(bugs, f"a convolution with 0 channels at {name} = "
                                  f"{getattr(config, name)}", twin={name: alpha})
     stride = 1 if "stride_ignored" in bugs else config.stride
-    pool = _floor_pool if "floor_pool" in bugs else pool2x2
+    pool_mode = _floor_pool if "floor_pool" in bugs else pool2x2
+
+    def pool(inp):
+        if inp is None:
+            raise VariantCrash(bugs, "pooling an absent (None) group", needs_none=True)
+        return pool_mode(inp)
+
     crop = "uncropped_upsample" not in bugs
-    if "swapped_hl_lh" in bugs:
+    if "swapped_hl_lh" in bugs and w.hl is not None and w.lh is not None:
         w = w._replace(hl=w.lh, lh=w.hl)
     if "one_channel_depthwise" in bugs and config.in_channels == 1 and config.groups == 1:
         w = w._replace(hl=None, lh=None)
     mismatches = []
 
     def conv(inp, weight, conv_stride=1):
+        if inp is None:  # a weight moved onto a path whose input group is empty
+            raise VariantCrash(bugs, "a convolution of an absent (None) group",
+                               needs_none=True)
         if min(inp.shape[2:]) == 0:  # floor pooling emptied the map
             raise VariantCrash(bugs, "floor pooling of a side of 1 gives an empty map",
-                               sizes=[(1, 0)])
-        groups = inp.shape[1] // weight.shape[1]  # depthwise paths: their own channels
-        if inp.shape[1] != groups * weight.shape[1]:
+                               sizes=[(1, 0)], word=("small", "empty", "zero"))
+        groups = max(1, inp.shape[1] // weight.shape[1])  # depthwise: their own channels
+        try:
+            return conv_forward(inp, weight, stride=conv_stride, padding=config.padding,
+                                groups=groups)[0]
+        except ValueError:  # a weight on the wrong path: torch names both channel counts
             raise VariantCrash(bugs, "weight and input channels disagree",
-                               sizes=[(inp.shape[1], weight.shape[1])])
-        return conv_forward(inp, weight, stride=conv_stride, padding=config.padding,
-                            groups=groups)[0]
+                               sizes=[(inp.shape[1], weight.shape[1] * groups)],
+                               word=("channel",)) from None
 
     high_size = high.shape[2:] if high is not None else tuple(2 * n for n in low.shape[2:])
     outs = {}
     pool_all = stride == 2 and "stride2_pool_all" in bugs
     strided = stride == 2 and "strided_all_paths" in bugs
     if pool_all:  # then the stride-1 layer on the pooled inputs
-        high = None if high is None else pool(high)
-        low = None if low is None else pool(low)
+        high = None if high is None else pool_mode(high)
+        low = None if low is None else pool_mode(low)
         high_size = high.shape[2:] if high is not None else tuple(2 * n for n in low.shape[2:])
         stride = 1
     if w.hh is not None:
@@ -303,8 +322,7 @@ def variant_forward(x, w, b, config, bugs=()):
         if dst not in y:
             y[dst] = out
         elif y[dst].shape != out.shape:
-            rows, cols = zip(y[dst].shape[2:], out.shape[2:])
-            mismatches += [pair for pair in (rows, cols) if pair[0] != pair[1]]
+            mismatches += [(a, c) for a, c in zip(y[dst].shape, out.shape) if a != c]
             y[dst] = None
         elif y[dst] is not None:
             y[dst] = y[dst] + out
@@ -331,8 +349,16 @@ def variant_gradients(x, w, b, config, bugs, dy, names):
     dict
         name -> gradient array, for the names in ``names`` the layer has.
     """
+    def fitted(y):
+        # A map the variant lacks contributes nothing; one of another shape cannot be paired.
+        for n, g in zip(FORWARD_NAMES, dy):
+            if g is not None and y[n] is not None and y[n].shape[1:] != g.shape[1:]:
+                raise VariantCrash(bugs, f"{n} has another shape than dy", sizes=[])
+        return [(g, y[n]) for n, g in zip(FORWARD_NAMES, dy)
+                if g is not None and y[n] is not None]
+
     def pairing(y):
-        return sum(np.sum(g * y[n]) for n, g in zip(FORWARD_NAMES, dy) if g is not None)
+        return sum(np.sum(g * out) for g, out in fitted(y))
 
     grads = {}
     if {"dx_high", "dx_low"} & set(names):
@@ -346,8 +372,8 @@ def variant_gradients(x, w, b, config, bugs, dy, names):
                            else probes[:, start:start + size].reshape((-1,) + shape))
             start += size
         y = variant_forward(Octave(*probe_x), w, None, config, bugs)
-        flat = sum(g.reshape(g.shape[0], -1) @ y[n].reshape(len(probes), -1).T
-                   for n, g in zip(FORWARD_NAMES, dy) if g is not None)
+        flat = sum((g.reshape(g.shape[0], -1) @ out.reshape(len(probes), -1).T
+                    for g, out in fitted(y)), np.zeros((dy_batch(dy), len(probes))))
         start = 0
         for name, a, size in zip(("dx_high", "dx_low"), x, sizes):
             grads[name] = None if a is None else flat[:, start:start + size].reshape(a.shape)
@@ -375,6 +401,10 @@ def variant_gradients(x, w, b, config, bugs, dy, names):
                 grad[j] = pairing(variant_forward(x_zero, w, Octave(*probe), config, bugs))
             grads[name] = grad
     return grads
+
+
+def dy_batch(dy):
+    return next(g.shape[0] for g in dy if g is not None)
 
 
 # --------------------------------------------------------------------------- parameter bugs

@@ -84,7 +84,7 @@ class OctConvConfig:
             raise ValueError(f"a depthwise config (groups == in_channels) needs alpha_in == "
                              f"alpha_out, got {self.alpha_in} and {self.alpha_out}")
         # Raises ValueError (naming the path) when groups do not fit the split.
-        self.weight_shapes
+        _ = self.weight_shapes
 
     @property
     def padding(self):
@@ -271,11 +271,13 @@ def _draw(space):
     four_path = [(a, b, c_in, c_out) for a, b in pairs for c_in in channels for c_out in channels
                  if min(split_channels(c_in, a) + split_channels(c_out, b)) > 0]
     grouped = [(a, b, g, c_in, c_out) for a, b in pairs
-               for g in range(2, space.max_channels) for c_in in range(g + 1, space.max_channels + 1)
+               for g in range(2, space.max_channels)
+               for c_in in range(g + 1, space.max_channels + 1)
                for c_out in channels
                if _valid(in_channels=c_in, out_channels=c_out, kernel_size=1, alpha_in=a,
                          alpha_out=b, groups=g)] if space.allow_groups else []
-    depthwise = [(a, c_in, c_out) for a in space.alphas for c_in in range(2, space.max_channels + 1)
+    depthwise = [(a, c_in, c_out) for a in space.alphas
+                 for c_in in range(2, space.max_channels + 1)
                  for c_out in range(c_in, space.max_channels + 1, c_in)
                  if _valid(in_channels=c_in, out_channels=c_out, kernel_size=1, alpha_in=a,
                            alpha_out=a, groups=c_in)] if space.allow_depthwise else []
@@ -320,7 +322,8 @@ def canonical_configs(space=None):
     The canonical OctConv layer (alpha_in = alpha_out = 0.5, all four paths,
     k = 3) with C = 4 and 8, stride 1 and 2, sides even (4, 8), odd (5) and
     2 mod 4 (6), with and without bias; then the alpha edges (0 and 1, a first
-    and a last layer), a grouped and a depthwise layer, and k = 1. A space
+    and a last layer), a first layer on a one-channel image, a grouped and a
+    depthwise layer, and k = 1. A space
     with only the "strided" downsample gets the same layers at stride 1 with
     that downsample.
 
@@ -346,6 +349,8 @@ def canonical_configs(space=None):
     for alpha_in, alpha_out in ((0.0, 0.0), (1.0, 1.0), (0.0, 0.5), (0.5, 0.0), (0.5, 1.0)):
         for stride in (1, 2):
             layers.append(layer(4, alpha_in, alpha_out, stride=stride, bias=True))
+    # The first layer on a one-channel (grey) image.
+    layers += [OctConvConfig(1, 4, 3, 0.0, 0.5, height=6, width=5, bias=True)]
     layers += [layer(4, groups=2, bias=True), layer(4, groups=2, stride=2, size=(6, 6)),
                layer(4, groups=4, bias=True), layer(4, groups=4, stride=2, size=(6, 6)),
                layer(4, k=1, size=(6, 5), bias=True)]

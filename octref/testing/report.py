@@ -173,7 +173,7 @@ def evidence(obs, group, examined):
     failing = [o.config for o in group]
     failing_set = set(failing)
     others = [c for c, _ in examined if c not in failing_set]
-    for text, has in _FEATURES:
+    for text, has in _FEATURES if len(failing_set) > 1 else ():  # one layer proves nothing
         if all(has(c) for c in failing) and any(not has(c) for c in others):
             with_it = [c for c, _ in examined if has(c)]
             lines.append(f"every failing layer has {text} ({len(failing_set)} of "
@@ -185,9 +185,13 @@ def finding_lines(index, total_layers, obs, group, examined, subject, tolerance)
     """The report lines of one finding."""
     config = obs.config
     if obs.bugs:
-        title = " + ".join(KNOWN_BUGS[k].name for k in obs.bugs)
-        if len(obs.bugs) > 1:
-            title += " (only together on these layers)"
+        if obs.either:
+            title = " or ".join(KNOWN_BUGS[k].name for k in obs.bugs) + (
+                " (each reproduces it alone; this layer cannot tell them apart)")
+        else:
+            title = " + ".join(KNOWN_BUGS[k].name for k in obs.bugs)
+            if len(obs.bugs) > 1:
+                title += " (only both together reproduce it)"
     else:
         title = "no known bug matches"
     lines = [f"{index}. {title}",

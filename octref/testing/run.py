@@ -35,6 +35,8 @@ from .subjects import SubjectFailure, WrongParameters
 SHRINK_BUDGET = 60
 #: Backward failures diagnosed in full per run (see _diagnose_all).
 BACKWARD_DIAGNOSES = 6
+#: Failures no single bug explains that are tried against every pair (see _diagnose_all).
+FULL_PAIR_TRIES = 8
 
 
 @dataclass(eq=False)
@@ -72,12 +74,13 @@ class Observation:
     params: dict | None = None
     bugs: tuple = ()
     how: str = ""
+    either: bool = False
 
     @property
     def signature(self):
         """What makes two failures the same bug: the bugs, or the unexplained symptom."""
         if self.bugs:
-            return ("bugs",) + tuple(sorted(self.bugs))
+            return ("either" if self.either else "bugs",) + tuple(sorted(self.bugs))
         kind = ("raised " + type(self.error).__name__) if self.error is not None else (
             "returned" if self.why else "values")
         return ("unknown", self.stage, kind)
@@ -87,7 +90,9 @@ def cost(config):
     """The order 'smaller' means when shrinking: fewer of everything."""
     return (config.batch, len(config.paths), config.in_channels + config.out_channels,
             config.height * config.width, config.height + config.width, config.kernel_size,
-            config.stride, config.groups, config.bias)
+            config.stride, config.groups,
+            sum(a not in (0.0, 0.5, 1.0) for a in (config.alpha_in, config.alpha_out)),
+            config.bias)
 
 
 # --------------------------------------------------------------------------- one example
@@ -182,8 +187,11 @@ def _twin(config, changes):
         return None
 
 
-def diagnose(subject, obs, atol, rtol):
-    """Set ``obs.bugs`` and ``obs.how``: the bugs whose variant reproduces the failure."""
+def diagnose(subject, obs, atol, rtol, pairs=None):
+    """Set ``obs.bugs`` and ``obs.how``: the bugs whose variant reproduces the failure.
+
+    ``pairs``: the pairs to try when no single bug reproduces it (default: all).
+    """
     config = obs.config
     if obs.bugs or obs.why and obs.error is None and obs.stage != "parameters":
         return obs  # already named (per-path bias), or an unusable return value
@@ -197,13 +205,14 @@ def diagnose(subject, obs, atol, rtol):
     if obs.inputs is None:  # make_layer raised: octref's inputs stand in for the variant's
         obs.inputs = octref_inputs(config, obs.seed)
     x, w, b = obs.inputs
-    singles, pairs = bug_sets(config)
-    for candidates in (singles, pairs):
+    singles, all_pairs = bug_sets(config)
+    for candidates in (singles, all_pairs if pairs is None else pairs):
         found = [bugs for bugs in candidates if _reproduces(subject, obs, bugs, atol, rtol)]
         if obs.stage == "backward" and not found:
             break  # gradients of pairs cost too much for what they would tell
         if found:
             obs.bugs = tuple(dict.fromkeys(k for bugs in found for k in bugs))
+            obs.either = len(found) > 1
             if len(found) > 1:
                 obs.how = ("reproduced equally by " + " and by ".join(
                     " + ".join(bugs) for bugs in found) + " on this layer")
@@ -358,10 +367,16 @@ def _diagnose_all(subject, failures, atol, rtol):
     so beyond the first ``BACKWARD_DIAGNOSES`` a backward failure takes the
     diagnosis of an earlier one that failed in the same gradients.
     """
-    diagnosed = {}
+    diagnosed, unexplained, pairs_found = {}, 0, []
     for obs in sorted(failures, key=lambda o: cost(o.config)):
         if obs.stage != "backward":
-            diagnose(subject, obs, atol, rtol)
+            # Every pair for the first few failures no single bug explains; later ones
+            # try the pairs found so far (their group's smallest layer had the full try).
+            full = unexplained < FULL_PAIR_TRIES
+            diagnose(subject, obs, atol, rtol, pairs=None if full else pairs_found)
+            if len(obs.bugs) > 1 and not obs.either and obs.bugs not in pairs_found:
+                pairs_found.append(obs.bugs)
+            unexplained += len(obs.bugs) != 1
             continue
         names = tuple(sorted(obs.problems)) or ("raised",)
         if len(diagnosed) < BACKWARD_DIAGNOSES or names not in diagnosed:
@@ -374,14 +389,25 @@ def _diagnose_all(subject, failures, atol, rtol):
 
 
 def _distinct(subject, failures, space, atol, rtol):
-    by_signature = {}
-    for obs in failures:
-        by_signature.setdefault(obs.signature, []).append(obs)
+    def grouped():
+        by_signature = {}
+        for obs in failures:
+            by_signature.setdefault(obs.signature, []).append(obs)
+        return by_signature
+
+    # An unexplained group's smallest layer gets every pair (it may have had fewer).
+    for signature, group in grouped().items():
+        smallest = min(group, key=lambda o: cost(o.config))
+        if signature[0] == "unknown" and smallest.stage != "backward":
+            diagnose(subject, smallest, atol, rtol)
     alone = {obs.bugs[0] for obs in failures if len(obs.bugs) == 1}
     findings = []
-    for signature, group in by_signature.items():
-        # A pair is reported only for a bug never seen alone.
-        if len(signature) > 2 and signature[0] == "bugs" and set(signature[1:]) <= alone:
+    for signature, group in grouped().items():
+        # A pair is reported only for a bug never seen alone, and an ambiguity
+        # ("A or B") only when neither is seen alone.
+        if signature[0] == "bugs" and len(signature) > 2 and set(signature[1:]) <= alone:
+            continue
+        if signature[0] == "either" and set(signature[1:]) & alone:
             continue
         smallest = min(group, key=lambda o: cost(o.config))
         findings.append((shrink(subject, smallest, space, atol, rtol), group))
@@ -397,7 +423,8 @@ def _candidates(config, space):
         for smaller in range(1, getattr(config, name)):
             steps.append({name: smaller})
     if config.depthwise:
-        steps += [dict(in_channels=c, groups=c, out_channels=c) for c in range(2, config.in_channels)]
+        steps += [dict(in_channels=c, groups=c, out_channels=c)
+                  for c in range(2, config.in_channels)]
     for name in ("height", "width"):
         value = getattr(config, name)
         steps += [{name: value - 2}, {name: value - 1}, {name: value - 4}]
