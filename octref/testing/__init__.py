@@ -75,8 +75,9 @@ def _conclude(subject, configs, atol, rtol, max_examples, derandomize):
                                 len({o.config for o in group}), tuple(lines)))
     if findings:
         count = len(findings)
-        head = [f"{subject.label} does not match {reference}: {count} distinct "
-                f"{'failure' if count == 1 else 'failures'}, each on its smallest layer."]
+        head = [f"{subject.label} does not match {reference}: " + (
+            "1 distinct failure, on its smallest layer." if count == 1 else
+            f"{count} distinct failures, each on its smallest layer.")]
     else:
         head = [f"{subject.label} matches {reference} on every layer examined."]
     text = head + [""] + coverage.lines() + [f"tolerance: {tolerance}"]

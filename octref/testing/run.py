@@ -75,6 +75,7 @@ class Observation:
     bugs: tuple = ()
     how: str = ""
     either: bool = False
+    found: list = field(default_factory=list)
 
     @property
     def signature(self):
@@ -211,6 +212,7 @@ def diagnose(subject, obs, atol, rtol, pairs=None):
         if obs.stage == "backward" and not found:
             break  # gradients of pairs cost too much for what they would tell
         if found:
+            obs.found = found
             obs.bugs = tuple(dict.fromkeys(k for bugs in found for k in bugs))
             obs.either = len(found) > 1
             if len(found) > 1:
@@ -374,8 +376,7 @@ def _diagnose_all(subject, failures, atol, rtol):
             # try the pairs found so far (their group's smallest layer had the full try).
             full = unexplained < FULL_PAIR_TRIES
             diagnose(subject, obs, atol, rtol, pairs=None if full else pairs_found)
-            if len(obs.bugs) > 1 and not obs.either and obs.bugs not in pairs_found:
-                pairs_found.append(obs.bugs)
+            pairs_found += [p for p in obs.found if len(p) == 2 and p not in pairs_found]
             unexplained += len(obs.bugs) != 1
             continue
         names = tuple(sorted(obs.problems)) or ("raised",)
@@ -395,11 +396,11 @@ def _distinct(subject, failures, space, atol, rtol):
             by_signature.setdefault(obs.signature, []).append(obs)
         return by_signature
 
-    # An unexplained group's smallest layer gets every pair (it may have had fewer).
-    for signature, group in grouped().items():
-        smallest = min(group, key=lambda o: cost(o.config))
-        if signature[0] == "unknown" and smallest.stage != "backward":
-            diagnose(subject, smallest, atol, rtol)
+    # An unexplained failure gets every pair before it is called unexplained
+    # (_diagnose_all tries all of them only for the first few).
+    for obs in failures:
+        if not obs.bugs and obs.stage != "backward":
+            diagnose(subject, obs, atol, rtol)
     alone = {obs.bugs[0] for obs in failures if len(obs.bugs) == 1}
     findings = []
     for signature, group in grouped().items():
