@@ -21,7 +21,7 @@ bugs      KNOWN_BUGS (cited) and the variants that reproduce them
 subjects  the implementation under test: a function or a layer
 run       examine, diagnose, search, shrink
 report    Coverage, Finding, ConformanceResult, ConformanceError and the text
-torch     check_torch_module, for a PyTorch nn.Module (imports torch when called)
+torch_module  check_torch_module, for a PyTorch nn.Module (imports torch when called)
 
 This package imports hypothesis (the ``test`` extra); octref's numerical core
 never imports it.
@@ -30,7 +30,8 @@ never imports it.
 import math
 import numbers
 
-from .bugs import KNOWN_BUGS, KnownBug, variant_forward
+from . import bugs as _bugs
+from .bugs import KnownBug, variant_forward
 from .configs import (
     ConfigSpace,
     OctConvConfig,
@@ -42,11 +43,17 @@ from .configs import (
 from .report import ConformanceError, ConformanceResult, Coverage, Finding, finding_lines
 from .run import search
 from .subjects import FunctionSubject, LayerSubject
+from .torch_module import check_torch_module
 
 __all__ = ["OctConvConfig", "ConfigSpace", "octconv_configs", "canonical_configs",
            "octave_inputs", "make_octave_inputs", "check_octconv", "check_octconv_layer",
            "check_torch_module", "KnownBug", "KNOWN_BUGS", "variant_forward", "Coverage",
            "Finding", "ConformanceResult", "ConformanceError"]
+
+
+#: The catalogue of known bugs (:data:`octref.testing.bugs.KNOWN_BUGS`), keyed by
+#: :attr:`KnownBug.key`: every entry cites where it was seen and has a variant.
+KNOWN_BUGS = _bugs.KNOWN_BUGS
 
 
 def _check_run_args(atol, rtol, max_examples, derandomize):
@@ -187,7 +194,9 @@ def check_octconv_layer(make_layer, *, configs=None, atol=1e-6, rtol=1e-5, max_e
     return _conclude(LayerSubject(make_layer), configs, atol, rtol, max_examples, derandomize)
 
 
-def check_torch_module(build, params, **options):
-    """Check a PyTorch ``nn.Module``, forward and autograd backward (see octref.testing.torch)."""
-    from .torch import check_torch_module as check
-    return check(build, params, **options)
+# The API reference documents these here, where users import them from.
+for _public in (OctConvConfig, ConfigSpace, octconv_configs, canonical_configs, octave_inputs,
+                make_octave_inputs, check_torch_module, KnownBug, variant_forward, Coverage,
+                Finding, ConformanceResult, ConformanceError):
+    _public.__module__ = __name__
+del _public

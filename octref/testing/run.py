@@ -139,7 +139,7 @@ def examine(subject, config, seed, atol, rtol):
         return [Observation(config, seed, "parameters", params=wrong.got,
                             why="the layer's weights have the wrong shapes")]
     if doubled:
-        found.append(Observation(config, seed, "parameters", why="two biases into one map",
+        found.append(Observation(config, seed, "parameters", why=doubled,
                                  bugs=("per_path_bias",),
                                  how="the layer reports a bias for each path"))
     y, cache = octref.octconv_forward(x, w, b, stride=config.stride, groups=config.groups,
@@ -309,6 +309,8 @@ def _resolve(configs):
 
 def _draw(strategy, max_examples, derandomize):
     drawn = []
+    if not max_examples:
+        return drawn
 
     @settings(max_examples=max_examples, deadline=None, derandomize=derandomize, database=None,
               phases=[Phase.explicit, Phase.generate],
@@ -319,8 +321,7 @@ def _draw(strategy, max_examples, derandomize):
             raise TypeError(f"configs drew {type(config).__name__}, not OctConvConfig")
         drawn.append((config, seed))
 
-    if max_examples:
-        draw()
+    draw()
     return drawn
 
 

@@ -186,8 +186,12 @@ class LayerSubject:
         else:
             b = None if params["b_high"] is None and params["b_low"] is None else Octave(
                 params["b_high"], params["b_low"])
-        # Two biases into one output map: the per-path bias finding (values still compared).
-        doubled = any(sum(p[1] == dst for p in per_path) > 1 for dst in "hl")
+        # Two biases into one output map: the per-path bias finding (values still compared);
+        # "" when every map has at most one.
+        doubled = "; ".join(
+            " and ".join(f"b_{p}" for p in per_path if p[1] == dst)
+            + f" both add to Y^{dst.upper()}"
+            for dst in "hl" if sum(p[1] == dst for p in per_path) > 1)
         x, _, _ = make_octave_inputs(replace(config, bias=False), np.random.default_rng(seed))
         w = OctaveWeights(*(params[n] for n in WEIGHT_NAMES))
         return x, w, b, handle, doubled
