@@ -28,9 +28,23 @@ def outsider(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, bugs=(
     def conv(x, w, s=1):
         if x is None or w is None:
             return None
+        if "reflect_padding" in bugs and padding:
+            if min(x.shape[2:]) <= padding:
+                raise RuntimeError(f"Argument #4: Padding size should be less than the "
+                                   f"corresponding input dimension, but got: padding "
+                                   f"({padding}, {padding}) at dimension 3 of input "
+                                   f"{list(x.shape)}")
+            x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), "reflect")
+            out = oracle.conv(x, w, groups=x.shape[1] // w.shape[1])
+            return out[:, :, ::s, ::s]
         if x.shape[1] % w.shape[1] or w.shape[0] % (x.shape[1] // w.shape[1]):
             raise RuntimeError(f"expected input{list(x.shape)} to have {w.shape[1]} channels, "
                                f"but got {x.shape[1]} channels instead")
+        if min(x.shape[2:]) + 2 * padding < w.shape[-1]:
+            side = [n + 2 * padding for n in x.shape[2:]]
+            raise RuntimeError(f"Calculated padded input size per channel: ({side[0]} x "
+                               f"{side[1]}). Kernel size: ({w.shape[-1]} x {w.shape[-1]}). "
+                               f"Kernel size can't be greater than actual input size")
         out = oracle.conv(x, w, padding=(padding, padding), groups=x.shape[1] // w.shape[1])
         return out[:, :, ::s, ::s]
 
@@ -72,8 +86,11 @@ def outsider(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, bugs=(
                                    "dimension 0")
     if "no_high_crash" in bugs and whh is None:
         _ = xh.shape[1], whh.shape  # the H->H convolution is called unconditionally
-    if "stride_ignored" in bugs:
-        stride = 1
+    if "stride_ignored" in bugs:  # padding (k - stride) // 2, no strided convolution
+        k = next(w.shape[-1] for w in (whh, whl, wlh, wll) if w is not None)
+        padding, stride = (k - stride) // 2, 1
+        if padding < 0:
+            raise RuntimeError("negative padding is not supported")
     high_size = xh.shape[2:] if xh is not None else (2 * xl.shape[2], 2 * xl.shape[3])
     if stride == 2 and "stride2_pool_all" in bugs:
         xh, xl, stride = pool(xh), pool(xl), 1
@@ -98,7 +115,10 @@ def outsider(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, bugs=(
         hh = conv(xh, whh)
         hl = None if whl is None else (conv(xh, whl, 2) if "strided_hl" in bugs
                                         else conv(pool(xh), whl))
-        lh = up(conv(xl, wlh), high_size)
+        if "upsample_first" in bugs:
+            lh = None if wlh is None else conv(up(xl, high_size), wlh)
+        else:
+            lh = up(conv(xl, wlh), high_size)
         ll = conv(xl, wll)
     if "bias_every_path" in bugs:
         def with_bias(out, b):

@@ -82,7 +82,8 @@ def test_each_bug_alone_is_named_and_nothing_else(bug):
     ("swapped_hl_lh", "floor_pool"),
     ("stride2_pool_all", "uncropped_upsample"),
     ("no_high_crash", "bias_every_path"),
-    ("zero_channel_crash", "strided_hl"),
+    ("zero_channel_crash", "upsample_first"),
+    ("reflect_padding", "stride_ignored"),
     ("one_channel_depthwise", "stride_ignored"),
     ("strided_all_paths", "swapped_hl_lh"),
 ])

@@ -22,6 +22,10 @@ def layer_factory(*bugs, backward=False):
         if "split_high_first" in bugs:
             c_high = int((1 - alpha) * channels)
             return c_high, channels - c_high
+        if "split_both_floor" in bugs:
+            return int((1 - alpha) * channels), int(alpha * channels)
+        if "alpha_high_share" in bugs:
+            return int(alpha * channels), channels - int(alpha * channels)
         return channels - int(alpha * channels), int(alpha * channels)
 
     def make_layer(config):
@@ -38,14 +42,18 @@ def layer_factory(*bugs, backward=False):
             config.groups > 1 or "one_channel_depthwise" in bugs)
         groups = {"hh": config.groups, "hl": config.groups, "lh": config.groups,
                   "ll": config.groups}
-        if "groups_split_rounded_up" in bugs and config.groups > 1 and not depthwise:
+        if depthwise:
+            groups.update(hh=c_in[0], ll=c_in[1])
+        if "groups_split_rounded_up" in bugs and config.groups > 1:
             groups["hh"] = math.ceil(config.groups - config.alpha_in * config.groups)
             groups["ll"] = math.ceil(config.alpha_in * config.groups)
         k = config.kernel_size
         weights = []
         for path, src, dst in (("hh", 0, 0), ("hl", 0, 1), ("lh", 1, 0), ("ll", 1, 1)):
             present = c_in[src] and c_out[dst] and not (depthwise and src != dst)
-            g = c_in[src] if depthwise else groups[path]
+            g = groups[path]
+            if present and (g == 0 or c_in[src] % g or c_out[dst] % g):
+                raise ValueError("in_channels must be divisible by groups")  # nn.Conv2d's
             weights.append(rng.standard_normal((c_out[dst], c_in[src] // g, k, k))
                            if present else None)
         if "per_path_bias" in bugs:
@@ -85,7 +93,8 @@ def test_a_layer_with_the_official_layout_passes_forward_and_backward():
     assert "matches octref.octconv_forward and octconv_backward" in result.report
 
 
-@pytest.mark.parametrize("bug", ["split_high_first", "groups_split_rounded_up",
+@pytest.mark.parametrize("bug", ["split_high_first", "split_both_floor", "alpha_high_share",
+                                 "groups_split_rounded_up",
                                  "one_channel_depthwise", "per_path_bias", "zero_channel_crash"])
 def test_each_layer_bug_alone_is_named(bug):
     result = layer_failure(bug)
@@ -94,9 +103,9 @@ def test_each_layer_bug_alone_is_named(bug):
 
 
 def test_wrong_shapes_are_listed_with_marks():
-    config = OctConvConfig(5, 5, 3, 0.5, 0.5, height=4, width=4)
+    config = OctConvConfig(5, 5, 3, 0.25, 0.25, height=4, width=4)
     report = layer_failure("split_high_first", configs=config).report
-    assert "w_hh: (2, 2, 3, 3), expected (3, 3, 3, 3)   <-" in report
+    assert "w_hh: (3, 3, 3, 3), expected (4, 4, 3, 3)   <-" in report
     assert "the layer's weight shapes are those this bug gives" in report
 
 

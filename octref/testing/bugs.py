@@ -67,56 +67,73 @@ class KnownBug:
         return f"{self.name} ({self.what})"
 
 
+# Where each bug was seen: repository@commit file, then lines (facts collected by reading
+# the source at that commit; "run" in docs/testing.md where a module was also executed).
 _D_LI = "d-li14/octconv.pytorch@c07621f octconv.py"
 _BRAIN = "braincreators/octconv@a1ed9f8 octconv/octconv.py"
 _LXT2 = "lxtGH/OctaveConv_pytorch@079f7da libs/nn/OctaveConv2.py"
 _LXT1 = "lxtGH/OctaveConv_pytorch@079f7da libs/nn/OctaveConv1.py"
 _MX = "facebookresearch/OctConv@87c44f7 utils/symbol/symbol_octconv.py"
 _GLUON = "facebookresearch/OctConv@87c44f7 utils/gluon/utils/octconv.py"
+_KERAS = "titu1994/keras-octconv@d97be15 octave_conv.py"
+_ETANG = "Etang21/octconv-pytorch@26dae36 modules.py"
+_MOTO = "motokimura/octconv_pytorch@cf59938 octconv.py"
+_KOSH = "koshian2/OctConv-TFKeras@6cf3501 oct_conv2d.py"
+_IACO = "iacolippo/octconv-pytorch@0326414 octconv.py"
+_AESFA = "Sooyyoungg/AesFA@43d1bae blocks.py"
+_THOR = "ThoroughImages/OctConv@6d4c6b4 octconv.py"
+_TL = "tensorlayer/TensorLayer@59df2c5 tensorlayer/layers/convolution/oct_conv.py (a PR)"
 
 #: The catalogue, keyed by :attr:`KnownBug.key`, in the order diagnoses try them.
 KNOWN_BUGS = {bug.key: bug for bug in (
     KnownBug("swapped_hl_lh", "W^HL and W^LH swapped",
              "the H->L path convolves with W^LH and L->H with W^HL (equal shapes at "
-             "alpha_in = alpha_out = 0.5)", "values",
-             "an adapter mistake (conv_l2h.weight read as w_hl); shapes only agree at the "
-             "canonical layer, where nothing else catches it"),
+             "alpha_in = alpha_out = 0.5, where no shape error shows it)", "values",
+             "not seen in the implementations read; an adapter mistake (conv_lh.weight "
+             "reported as w_hl) the canonical layer must catch"),
     KnownBug("bias_every_path", "bias added on every path",
-             "each output map gets its bias once per path into it (conv + 2b)", "values",
+             "each output map gets its one bias once per path into it (conv + 2b)", "values",
              f"{_LXT1} L47, L50, L53, L56"),
     KnownBug("per_path_bias", "a bias per path",
              "a bias in each of the four convolutions: Y^H gets b^HH + b^LH, two bias vectors "
              "per output map where the official layer has one", "parameters",
-             f"{_D_LI} L19-28; {_BRAIN} L93, L102, L111, L120; {_LXT2} L19-27"),
+             f"{_D_LI} L19-28; {_BRAIN} L93, L102, L111, L120; {_LXT2} L19-27; {_MOTO} L16, "
+             f"L35-41; {_ETANG} L60-67"),
     KnownBug("floor_pool", "floor-mode pooling",
              "2x2 average pooling drops an odd last row/column (nn.AvgPool2d(2) default): "
              "odd sides crash or lose a row, and at stride 2 a side = 2 mod 4 gives the low "
              "output floor(H/4) rows, not ceil(H/4)", "values",
-             f"{_D_LI} L10; {_BRAIN} L85; {_LXT2} L16; {_MX} L95, L99, L105"),
+             f"{_D_LI} L10; {_BRAIN} L85; {_LXT2} L16; {_MX} L95, L99, L105; {_KERAS} L137"),
     KnownBug("uncropped_upsample", "L->H upsampled without cropping",
              "nearest x2 upsampling of a ceil(H/2) map gives H + 1 rows for odd H, which "
              "cannot be added to H->H", "values",
              f"{_GLUON} L236, L261; {_D_LI} L43-44; {_LXT2} L43-44"),
+    KnownBug("upsample_first", "L->H upsampled before its convolution",
+             "f(up(X^L); W^LH) instead of up(f(X^L; W^LH)): other values for k > 1, 4x the "
+             "cost", "values", f"{_AESFA} L187"),
     KnownBug("stride2_pool_all", "stride 2 by pooling both inputs, L->H still upsampled",
              "stride 2 pools X^H and X^L and then runs the stride-1 layer: L->H = "
-             "up(f(pool(X^L))) instead of f(X^L)", "values", f"{_LXT2} L32-33, L35, L43"),
+             "up(f(pool(X^L))) instead of f(X^L)", "values",
+             f"{_LXT2} L32-33, L35, L43; {_KERAS} L139-141, L151"),
     KnownBug("strided_all_paths", "stride 2 by strided convolutions, L->H upsampled",
-             "every path convolves at stride 2 (H->L after one pooling) and L->H is upsampled: "
-             "a half-pixel shift on every path", "values",
-             "reported in issue 12 from a public module"),
-    KnownBug("stride_ignored", "stride ignored",
-             "the layer computes the stride-1 output whatever the stride", "values",
-             "reported in issue 12 from a public module"),
-    KnownBug("strided_hl", "strided H->L convolution",
-             "H->L as a stride-2 convolution of X^H instead of f(pool(X^H)): a half-pixel "
-             "shift, the paper's Table 3 ablation", "values",
-             "Chen et al. 2019, Table 3 (the ablation the official code does not use)"),
+             "every path convolves at stride 2 (H->L after one pooling) and L->H is "
+             "upsampled: a half-pixel shift on every path", "values",
+             f"{_ETANG} L60-67, L92, L96; {_MOTO} L35-41, L59, L61; {_KOSH} L94-111; "
+             f"{_TL} L181-186"),
+    KnownBug("stride_ignored", "stride ignored, only the padding changes",
+             "no convolution is strided and the padding is (k - stride) // 2: at stride 2 "
+             "the maps shrink by k - 1 instead of halving", "values", f"{_IACO} L28, L45-54"),
     KnownBug("one_channel_depthwise", "a one-channel input treated as depthwise",
              "depthwise tested as groups == in_channels, true for C_in = 1 and groups = 1: "
-             "the crossing paths are dropped", "values", f"{_D_LI} L14, L23, L35"),
+             "the crossing paths are dropped", "values",
+             f"{_D_LI} L14, L23, L35; {_AESFA} L138"),
+    KnownBug("reflect_padding", "reflection padding",
+             "every path pads by reflecting the map instead of with zeros: the border "
+             "pixels differ", "values", f"{_AESFA} L121, L142-167"),
     KnownBug("no_high_crash", "crash without a high-frequency group",
-             "alpha_in = 1 or alpha_out = 1: the code calls the H->H convolution or reads "
-             "X^H unconditionally", "crash", f"{_D_LI} L26, L34; {_BRAIN} L126, L132"),
+             "alpha_in = 1 or alpha_out = 1: the H->H convolution or X^H is used "
+             "unconditionally", "crash",
+             f"{_D_LI} L26, L34; {_BRAIN} L126, L132; {_ETANG} L60"),
     KnownBug("zero_channel_crash", "a zero-channel convolution at a fractional alpha",
              "0 < alpha < 1 but int(alpha C) or C - int(alpha C) is 0: the path's convolution "
              "is still built and its forward fails", "crash",
@@ -124,16 +141,23 @@ KNOWN_BUGS = {bug.key: bug for bug in (
     KnownBug("split_high_first", "channel split c_high = int((1 - alpha) C)",
              "the high group gets int((1 - alpha) C) channels and the low group the rest; the "
              "official split gives the low group int(alpha C)", "parameters",
-             f"{_BRAIN} L53, L56, L60-63; {_LXT1} L44"),
+             f"{_BRAIN} L53, L56, L60-63; {_LXT1} L44; {_IACO} L14; {_AESFA} L130"),
+    KnownBug("split_both_floor", "both channel groups rounded down",
+             "c_high = int((1 - alpha) C) and c_low = int(alpha C): a channel is lost when "
+             "alpha C is fractional", "parameters", f"{_THOR} L36-37"),
+    KnownBug("alpha_high_share", "alpha taken as the high-frequency share",
+             "c_high = int(alpha C): the groups are swapped against the paper's alpha (the "
+             "low-frequency share)", "parameters", f"{_TL} L82, L123-124"),
     KnownBug("groups_split_rounded_up", "group count split by alpha and rounded up",
              "H->H gets ceil((1 - alpha_in) groups) groups and L->L ceil(alpha_in groups) "
-             "instead of groups each", "parameters", f"{_D_LI} L19, L28"),
+             "instead of groups each", "parameters",
+             f"{_D_LI} L19, L28; {_AESFA} L151, L167"),
 )}
 
 #: Bugs the forward variants implement (values and crashes).
 FORWARD_BUGS = tuple(k for k, b in KNOWN_BUGS.items() if b.kind in ("values", "crash"))
 # Alternative ways to do stride 2: never two at once.
-_STRIDE_BUGS = {"stride2_pool_all", "strided_all_paths", "stride_ignored", "strided_hl"}
+_STRIDE_BUGS = {"stride2_pool_all", "strided_all_paths", "stride_ignored"}
 
 
 def bug_sets(config):
@@ -151,9 +175,11 @@ class VariantCrash(Exception):
     bugs : tuple of str
     reason : str
         What fails, e.g. "cannot add a 3-row map to a 2-row map".
-    sizes : list of (int, int)
-        Pairs of sizes that cannot be added; the implementation's message
-        must name both numbers of one of them.
+    sizes : list of (int, int) or (int, int, int)
+        Pairs of sizes that cannot be added (with the NCHW dimension where
+        they differ, when known); the implementation's message must name both
+        numbers of one of them, and its dimension when it names one
+        ("... at non-singleton dimension 3", PyTorch).
     needs_none : bool
         The failure is a use of a missing (None) group or convolution: the
         implementation's exception must be a TypeError or AttributeError
@@ -177,14 +203,21 @@ class VariantCrash(Exception):
         "small"/"empty"), as PyTorch's messages do.
         """
         text = f"{type(exc).__name__}: {exc}"
-        if self.needs_none:
-            return isinstance(exc, (TypeError, AttributeError, UnboundLocalError)) and (
-                "None" in text or isinstance(exc, UnboundLocalError))
-        if self.word is not None and not any(w in text.lower() for w in self.word):
+        none_use = isinstance(exc, (TypeError, AttributeError, UnboundLocalError)) and (
+            "None" in text or isinstance(exc, UnboundLocalError))
+        if self.needs_none and none_use:
+            return True
+        if self.word is None:
+            if self.needs_none:
+                return False
+        elif not any(w in text.lower() for w in self.word):
             return False
         if self.sizes:
-            numbers = {int(n) for n in re.findall(r"\d+", text)}
-            return any(a in numbers and b in numbers for a, b in self.sizes)
+            dims = {int(d) for d in re.findall(r"dimension (\d+)", text)}
+            numbers = {int(n) for n in re.findall(r"\d+", re.sub(r"dimension \d+", "", text))}
+            return any(pair[0] in numbers and pair[1] in numbers
+                       and (len(pair) < 3 or not dims or pair[2] in dims)
+                       for pair in self.sizes)
         return True
 
 
@@ -241,13 +274,19 @@ def variant_forward(x, w, b, config, bugs=()):
     bugs = frozenset(bugs)
     high, low = x
     if "no_high_crash" in bugs and (high is None or config.out_split[0] == 0):
+        # The missing convolution is None (d-li14), or built with 0 channels (Etang21).
         raise VariantCrash(bugs, "the H->H convolution or X^H is used but absent",
-                           needs_none=True)
+                           needs_none=True, word=("at least 1",))
     if "zero_channel_crash" in bugs and (trigger := _zero_channel_trigger(config)):
         name, alpha = trigger
         raise VariantCrash(bugs, f"a convolution with 0 channels at {name} = "
                                  f"{getattr(config, name)}", twin={name: alpha})
-    stride = 1 if "stride_ignored" in bugs else config.stride
+    stride, padding = config.stride, config.padding
+    if "stride_ignored" in bugs:
+        stride, padding = 1, (config.kernel_size - config.stride) // 2
+        if padding < 0:
+            raise VariantCrash(bugs, f"padding (k - stride) // 2 = {padding}",
+                               word=("negative",))
     pool_mode = _floor_pool if "floor_pool" in bugs else pool2x2
 
     def pool(inp):
@@ -270,8 +309,18 @@ def variant_forward(x, w, b, config, bugs=()):
             raise VariantCrash(bugs, "floor pooling of a side of 1 gives an empty map",
                                sizes=[(1, 0)], word=("small", "empty", "zero"))
         groups = max(1, inp.shape[1] // weight.shape[1])  # depthwise: their own channels
+        pad = padding
+        if "reflect_padding" in bugs and pad:
+            if min(inp.shape[2:]) <= pad:  # PyTorch refuses to reflect more than the map
+                raise VariantCrash(bugs, "reflection padding wider than the map",
+                                   sizes=[(pad, min(inp.shape[2:]))], word=("padding",))
+            inp, pad = np.pad(inp, ((0, 0), (0, 0), (pad, pad), (pad, pad)), "reflect"), 0
+        padded = [n + 2 * pad for n in inp.shape[2:]]
+        if min(padded) < weight.shape[-1]:  # stride ignored: padding 0 on a small map
+            raise VariantCrash(bugs, "kernel larger than the padded map",
+                               sizes=[(min(padded), weight.shape[-1])], word=("kernel",))
         try:
-            return conv_forward(inp, weight, stride=conv_stride, padding=config.padding,
+            return conv_forward(inp, weight, stride=conv_stride, padding=pad,
                                 groups=groups)[0]
         except ValueError:  # a weight on the wrong path: torch names both channel counts
             raise VariantCrash(bugs, "weight and input channels disagree",
@@ -294,7 +343,7 @@ def variant_forward(x, w, b, config, bugs=()):
             outs["hh"] = conv(high, w.hh, 2) if strided else conv(pool(high), w.hh)
     if w.hl is not None:
         source = high if stride == 1 else pool(high)
-        if "strided_hl" in bugs or strided or config.downsample == "strided":
+        if strided or config.downsample == "strided":
             outs["hl"] = conv(source, w.hl, 2)
         else:
             outs["hl"] = conv(pool(source), w.hl)
@@ -305,6 +354,8 @@ def variant_forward(x, w, b, config, bugs=()):
             outs["lh"] = _upsample(conv(low, w.lh, 2), target, crop)
         elif stride == 2:
             outs["lh"] = conv(low, w.lh)
+        elif "upsample_first" in bugs:
+            outs["lh"] = conv(_upsample(low, high_size, crop), w.lh)
         else:
             outs["lh"] = _upsample(conv(low, w.lh), high_size, crop)
     if w.ll is not None:
@@ -322,13 +373,14 @@ def variant_forward(x, w, b, config, bugs=()):
         if dst not in y:
             y[dst] = out
         elif y[dst].shape != out.shape:
-            mismatches += [(a, c) for a, c in zip(y[dst].shape, out.shape) if a != c]
+            mismatches += [(a, c, dim) for dim, (a, c) in enumerate(zip(y[dst].shape, out.shape))
+                           if a != c]
             y[dst] = None
         elif y[dst] is not None:
             y[dst] = y[dst] + out
     if mismatches:
         raise VariantCrash(bugs, "maps of different sizes are added: " + ", ".join(
-            f"{a} vs {c}" for a, c in mismatches), sizes=mismatches)
+            f"{a} vs {c}" for a, c, _ in mismatches), sizes=mismatches)
     if "bias_every_path" not in bugs:
         for dst, bias in biases.items():
             if bias is not None and dst in y:
@@ -409,9 +461,16 @@ def dy_batch(dy):
 
 # --------------------------------------------------------------------------- parameter bugs
 
-def _split_high_first(channels, alpha):
-    c_high = int((1.0 - alpha) * channels)
-    return c_high, channels - c_high
+#: The channel splits (c_high, c_low) of the split bugs.
+_SPLITS = {
+    "split_high_first": lambda c, a: (int((1.0 - a) * c), c - int((1.0 - a) * c)),
+    "split_both_floor": lambda c, a: (int((1.0 - a) * c), int(a * c)),
+    "alpha_high_share": lambda c, a: (int(a * c), c - int(a * c)),
+}
+
+
+#: What :func:`parameter_shapes` returns for a layer the bug makes impossible to build.
+UNBUILDABLE = "cannot be built"
 
 
 def parameter_shapes(config, bug=None):
@@ -419,46 +478,49 @@ def parameter_shapes(config, bug=None):
 
     ``bug=None`` is :attr:`OctConvConfig.weight_shapes`, the one layout rule
     (:func:`octref.octave.octave_weight_shapes`); each bug changes one thing
-    in it. None when the buggy layer cannot be built for ``config``.
+    in it (the official shapes where it changes nothing). :data:`UNBUILDABLE`
+    when the buggy layer cannot be built for ``config`` (its groups do not
+    divide its channels), as PyTorch's ``nn.Conv2d`` refuses it.
     """
     official = tuple(config.weight_shapes)
     if bug is None:
         return official
-    if bug == "split_high_first":
-        c_in = dict(zip("hl", _split_high_first(config.in_channels, config.alpha_in)))
-        c_out = dict(zip("hl", _split_high_first(config.out_channels, config.alpha_out)))
+    if bug in _SPLITS:
+        # The official path rule, applied to the bug's channel counts.
+        split = _SPLITS[bug]
+        c_in = dict(zip("hl", split(config.in_channels, config.alpha_in)))
+        c_out = dict(zip("hl", split(config.out_channels, config.alpha_out)))
         shapes = []
-        for path, shape in zip(PATHS, official):
+        for path in PATHS:
             src, dst = path
-            if shape is None and not (c_in[src] and c_out[dst]) or (
-                    config.depthwise and src != dst):
-                shapes.append(None)
-                continue
             groups = c_in[src] if config.depthwise else config.groups
-            if not (c_in[src] and c_out[dst]) or c_in[src] % groups:
+            if not (c_in[src] and c_out[dst]) or (config.depthwise and src != dst):
                 shapes.append(None)
-                continue
-            shapes.append((c_out[dst], c_in[src] // groups) + (config.kernel_size,) * 2)
+            elif c_in[src] % groups or c_out[dst] % groups:
+                return UNBUILDABLE
+            else:
+                shapes.append((c_out[dst], c_in[src] // groups) + (config.kernel_size,) * 2)
         return tuple(shapes)
     if bug == "groups_split_rounded_up":
-        if config.groups == 1 or config.depthwise:
-            return None
-        c_high, c_low = config.in_split
+        if config.groups == 1:
+            return official
         g_high = math.ceil(config.groups - config.alpha_in * config.groups)
         g_low = math.ceil(config.alpha_in * config.groups)
         shapes = list(official)
-        for index, channels, groups in ((0, c_high, g_high), (3, c_low, g_low)):
+        for index, channels, groups in ((0, config.in_split[0], g_high),
+                                        (3, config.in_split[1], g_low)):
             if shapes[index] is not None:
-                if groups == 0 or channels % groups:
-                    return None
+                if groups == 0 or channels % groups or shapes[index][0] % groups:
+                    return UNBUILDABLE
                 shapes[index] = (shapes[index][0], channels // groups) + shapes[index][2:]
         return tuple(shapes)
     if bug == "one_channel_depthwise":
         if config.in_channels != 1 or config.groups != 1:
-            return None
+            return official
         return (official[0], None, None, official[3])
     raise ValueError(f"unknown parameter bug {bug!r}")
 
 
 #: Parameter-shape bugs, tried in order.
-SHAPE_BUGS = ("split_high_first", "groups_split_rounded_up", "one_channel_depthwise")
+SHAPE_BUGS = ("split_high_first", "split_both_floor", "alpha_high_share",
+              "groups_split_rounded_up", "one_channel_depthwise")

@@ -22,6 +22,7 @@ from .bugs import (
     FORWARD_NAMES,
     KNOWN_BUGS,
     SHAPE_BUGS,
+    UNBUILDABLE,
     VariantCrash,
     bug_sets,
     parameter_shapes,
@@ -198,11 +199,23 @@ def diagnose(subject, obs, atol, rtol, pairs=None):
         return obs  # already named (per-path bias), or an unusable return value
     if obs.stage == "parameters":
         got = tuple(obs.params[n] for n in ("w_hh", "w_hl", "w_lh", "w_ll"))
-        for key in SHAPE_BUGS:
-            if parameter_shapes(config, key) == got:
-                obs.bugs, obs.how = (key,), "the layer's weight shapes are those this bug gives"
-                return obs
+        found = [key for key in SHAPE_BUGS if parameter_shapes(config, key) == got]
+        if found:
+            obs.bugs, obs.either = tuple(found), len(found) > 1
+            obs.found = [(key,) for key in found]
+            obs.how = "the layer's weight shapes are those " + (
+                "this bug gives" if len(found) == 1 else "each of these bugs gives")
         return obs
+    if obs.stage == "make_layer" and "divisible by groups" in str(obs.error):
+        # A layout bug that makes this layer impossible to build fails right here too,
+        # as nn.Conv2d does: "in_channels must be divisible by groups".
+        found = [key for key in SHAPE_BUGS if parameter_shapes(config, key) == UNBUILDABLE]
+        if found:
+            obs.bugs, obs.either = tuple(found), len(found) > 1
+            obs.found = [(key,) for key in found]
+            obs.how = ("with this bug the layer cannot be built here either (its groups do "
+                       "not divide its channels)")
+            return obs
     if obs.inputs is None:  # make_layer raised: octref's inputs stand in for the variant's
         obs.inputs = octref_inputs(config, obs.seed)
     x, w, b = obs.inputs
