@@ -268,3 +268,14 @@ def test_octref_core_does_not_import_the_kit():
             "octref.contract; assert 'hypothesis' not in sys.modules; "
             "assert 'octref.testing' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_catalogue_table_in_the_docs_is_the_catalogue():
+    from pathlib import Path
+    page = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text()
+    table = page.split("% table: known-bugs\n")[1].split("\n\n")[0].splitlines()[2:]
+    rows = [tuple(cell.strip().strip("`") for cell in line.strip("|").split("|"))
+            for line in table]
+    assert rows == [(b.key, b.name, b.kind) for b in KNOWN_BUGS.values()]
+    for bug in KNOWN_BUGS.values():
+        assert bug.seen_in and bug.what

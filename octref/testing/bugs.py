@@ -514,6 +514,8 @@ def parameter_shapes(config, bug=None):
                     return UNBUILDABLE
                 shapes[index] = (shapes[index][0], channels // groups) + shapes[index][2:]
         return tuple(shapes)
+    if bug == "swapped_hl_lh":  # an adapter reading conv_lh for w_hl: the shapes trade places
+        return (official[0], official[2], official[1], official[3])
     if bug == "one_channel_depthwise":
         if config.in_channels != 1 or config.groups != 1:
             return official
@@ -523,4 +525,4 @@ def parameter_shapes(config, bug=None):
 
 #: Parameter-shape bugs, tried in order.
 SHAPE_BUGS = ("split_high_first", "split_both_floor", "alpha_high_share",
-              "groups_split_rounded_up", "one_channel_depthwise")
+              "groups_split_rounded_up", "one_channel_depthwise", "swapped_hl_lh")
