@@ -20,7 +20,6 @@ import octref
 from .bugs import (
     BACKWARD_NAMES,
     FORWARD_NAMES,
-    KNOWN_BUGS,
     SHAPE_BUGS,
     UNBUILDABLE,
     VariantCrash,
@@ -29,7 +28,7 @@ from .bugs import (
     variant_forward,
     variant_gradients,
 )
-from .configs import SEEDS, OctConvConfig, canonical_configs
+from .configs import SEEDS, OctConvConfig, canonical_configs, make_octave_inputs, octconv_configs
 from .subjects import SubjectFailure, WrongParameters
 
 #: Examinations one shrink may spend (each is one forward, and a diagnosis).
@@ -217,8 +216,7 @@ def diagnose(subject, obs, atol, rtol, pairs=None):
                        "not divide its channels)")
             return obs
     if obs.inputs is None:  # make_layer raised: octref's inputs stand in for the variant's
-        obs.inputs = octref_inputs(config, obs.seed)
-    x, w, b = obs.inputs
+        obs.inputs = make_octave_inputs(config, np.random.default_rng(obs.seed))
     singles, all_pairs = bug_sets(config)
     for candidates in (singles, all_pairs if pairs is None else pairs):
         found = [bugs for bugs in candidates if _reproduces(subject, obs, bugs, atol, rtol)]
@@ -238,11 +236,6 @@ def diagnose(subject, obs, atol, rtol, pairs=None):
                     "outputs" if obs.stage == "forward" else "gradients")
             return obs
     return obs
-
-
-def octref_inputs(config, seed):
-    from .configs import make_octave_inputs
-    return make_octave_inputs(config, np.random.default_rng(seed))
 
 
 def _reproduces(subject, obs, bugs, atol, rtol):
@@ -280,7 +273,7 @@ def _reproduces(subject, obs, bugs, atol, rtol):
 # --------------------------------------------------------------------------- the search
 
 def _untrigger(key, config):
-    """Layers near ``config`` outside the trigger of crash-prone bug ``key``."""
+    """Layers near ``config`` outside the trigger of bug ``key`` (where it may crash)."""
     even = {"height": config.height + config.height % 2, "width": config.width + config.width % 2}
     by_four = {"height": 4 * math.ceil(config.height / 4), "width": 4 * math.ceil(config.width / 4)}
     options = {
@@ -291,6 +284,8 @@ def _untrigger(key, config):
         "zero_channel_crash": [{"in_channels": max(config.in_channels, 2),
                                 "out_channels": max(config.out_channels, 2)}],
         "one_channel_depthwise": [{"in_channels": 2}],
+        "stride_ignored": [{"stride": 1}],
+        "reflect_padding": [{"height": max(config.height, 4), "width": max(config.width, 4)}],
         "swapped_hl_lh": [{"alpha_in": 0.5, "alpha_out": 0.5, "in_channels": 4,
                            "out_channels": 4, "groups": 1}],
     }.get(key, [])
@@ -304,7 +299,6 @@ def _untrigger(key, config):
 def _resolve(configs):
     """(space or None, strategy or None, explicit configs) from the ``configs`` argument."""
     if configs is None:
-        from .configs import octconv_configs
         configs = octconv_configs()
     if isinstance(configs, OctConvConfig):
         return None, None, [configs]
@@ -476,7 +470,3 @@ def shrink(subject, obs, space, atol, rtol):
             if improved or budget <= 0:
                 break
     return obs
-
-
-def describe(key):
-    return str(KNOWN_BUGS[key])
