@@ -180,6 +180,7 @@ def test_unusable_returns_are_failures_not_kit_errors():
     (dict(derandomize=1), TypeError, "derandomize"),
     (dict(configs="layers"), TypeError, "configs"),
     (dict(backward=3), TypeError, "backward must be callable"),
+    (dict(with_config=True), TypeError, "takes no 'config' argument"),
 ])
 def test_bad_arguments_are_refused_before_anything_runs(kwargs, error, match):
     calls = []

@@ -42,7 +42,7 @@ from .configs import (
 )
 from .report import ConformanceError, ConformanceResult, Coverage, Finding, finding_lines
 from .run import search
-from .subjects import FunctionSubject, LayerSubject
+from .subjects import FunctionSubject, LayerSubject, accepts_config
 from .torch_module import check_torch_module
 
 __all__ = ["OctConvConfig", "ConfigSpace", "octconv_configs", "canonical_configs",
@@ -162,6 +162,10 @@ def check_octconv(fn, *, configs=None, atol=1e-6, rtol=1e-5, backward=None, max_
         raise TypeError(f"backward must be callable, got {type(backward).__name__}")
     if not isinstance(with_config, bool):
         raise TypeError(f"with_config must be True or False, got {with_config!r}")
+    for name, f in (("fn", fn), ("backward", backward)):
+        if with_config and f is not None and not accepts_config(f):
+            raise TypeError(f"with_config=True passes config= to {name}, but {name} takes no "
+                            f"'config' argument")
     _check_run_args(atol, rtol, max_examples, derandomize)
     return _conclude(FunctionSubject(fn, backward, with_config), configs, atol, rtol,
                      max_examples, derandomize)
