@@ -77,7 +77,8 @@ def _conclude(subject, configs, atol, rtol, max_examples, derandomize):
                                             else "")
     findings = []
     for index, (obs, group) in enumerate(distinct, 1):
-        lines = finding_lines(index, coverage.layers, obs, group, examined, subject, tolerance)
+        lines = finding_lines(index, coverage.layers, obs, group, examined, subject, atol,
+                              rtol)
         findings.append(Finding(obs.bugs, obs.config, obs.seed, obs.stage,
                                 len({o.config for o in group}), tuple(lines)))
     if findings:

@@ -153,14 +153,14 @@ _FEATURES = (
 )
 
 
-def evidence(obs, group, examined):
+def evidence(obs, group, examined, atol, rtol):
     """What a human needs when no known bug matches: where, and on which layers."""
     lines = []
     for name in obs.problems:
         got, expected = obs.got.get(name), obs.expected.get(name)
         if got is None or expected is None or got.shape != expected.shape:
             continue
-        bad = ~(np.abs(got - expected) <= 1e-6 + 1e-5 * np.abs(expected))
+        bad = ~(np.abs(got - expected) <= atol + rtol * np.abs(expected))
         rows, cols = np.nonzero(bad.any(axis=(0, 1)))
         height, width = bad.shape[-2:]
         border = np.all((rows == 0) | (rows == height - 1) | (cols == 0) | (cols == width - 1))
@@ -181,8 +181,9 @@ def evidence(obs, group, examined):
     return lines
 
 
-def finding_lines(index, total_layers, obs, group, examined, subject, tolerance):
+def finding_lines(index, total_layers, obs, group, examined, subject, atol, rtol):
     """The report lines of one finding."""
+    tolerance = f"|got - expected| <= {atol:g} + {rtol:g} |expected|"
     config = obs.config
     if obs.bugs:
         if obs.either:
@@ -225,6 +226,6 @@ def finding_lines(index, total_layers, obs, group, examined, subject, tolerance)
     else:
         lines.append("   diagnosis: no variant in octref.testing.KNOWN_BUGS reproduces it; "
                      "octref.loops computes any pixel by Eq. 3 to compare by hand")
-        lines += [f"   evidence: {e}" for e in evidence(obs, group, examined)]
+        lines += [f"   evidence: {e}" for e in evidence(obs, group, examined, atol, rtol)]
     lines.append(f"   fails on {len({o.config for o in group})} of {total_layers} layers")
     return lines
