@@ -151,6 +151,16 @@ def test_evidence_says_when_only_borders_and_only_stride_2_fail():
     assert "every failing layer has stride 2" in report
 
 
+def test_evidence_says_when_the_error_is_a_constant_per_channel():
+    def offset(*args):
+        y_high, y_low = outsider(*args)
+        return (None if y_high is None else y_high + 0.5), y_low
+
+    report = failure(offset).report
+    assert "y_high: the error is the same at every pixel of a channel (a bias?)" in report
+    assert "only border pixels" not in report
+
+
 def test_a_backward_bug_no_variant_explains_names_the_gradient():
     result = failure(outsider, backward=lambda *a: outsider_grad(*a, bug="one_pixel_upsample_grad"),
                      configs=octconv_configs(max_channels=4, max_size=5), max_examples=5)

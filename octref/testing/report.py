@@ -156,20 +156,28 @@ _FEATURES = (
 def evidence(obs, group, examined, atol, rtol):
     """What a human needs when no known bug matches: where, and on which layers."""
     lines = []
-    for name in obs.problems:
-        got, expected = obs.got.get(name), obs.expected.get(name)
-        if got is None or expected is None or got.shape != expected.shape:
-            continue
-        bad = ~(np.abs(got - expected) <= atol + rtol * np.abs(expected))
-        rows, cols = np.nonzero(bad.any(axis=(0, 1)))
-        height, width = bad.shape[-2:]
-        border = np.all((rows == 0) | (rows == height - 1) | (cols == 0) | (cols == width - 1))
-        where = "only border pixels (first/last row or column) differ" if border else (
-            "interior pixels differ too")
-        offset = got - expected
-        if np.allclose(offset, offset.mean(axis=(0, 2, 3), keepdims=True), atol=1e-9):
-            where += "; the error is a constant per channel (a bias?)"
-        lines.append(f"{name}: {where}")
+    # Where the wrong pixels are, over every failing layer whose maps can tell
+    # (a map under 3x3 is all border; a 1x1 map is constant).
+    border_only, constant = {}, {}
+    for member in [obs] + list(group):
+        for name in member.problems:
+            got, expected = member.got.get(name), member.expected.get(name)
+            if got is None or expected is None or got.shape != expected.shape:
+                continue
+            bad = ~(np.abs(got - expected) <= atol + rtol * np.abs(expected))
+            rows, cols = np.nonzero(bad.any(axis=(0, 1)))
+            height, width = bad.shape[-2:]
+            if min(height, width) >= 3:
+                interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
+                border_only[name] = border_only.get(name, True) and not interior.any()
+            if height * width > 1:
+                offset = got - expected
+                same = np.allclose(offset, offset.mean(axis=(2, 3), keepdims=True), atol=1e-9)
+                constant[name] = constant.get(name, True) and same
+    lines += [f"{name}: only border pixels (first/last row or column) differ"
+              for name, only in border_only.items() if only]
+    lines += [f"{name}: the error is the same at every pixel of a channel (a bias?)"
+              for name, same in constant.items() if same]
     failing = [o.config for o in group]
     failing_set = set(failing)
     others = [c for c, _ in examined if c not in failing_set]
