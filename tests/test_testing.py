@@ -290,3 +290,46 @@ def test_the_catalogue_table_in_the_docs_is_the_catalogue():
     assert rows == [(b.key, b.name, b.kind) for b in KNOWN_BUGS.values()]
     for bug in KNOWN_BUGS.values():
         assert bug.seen_in and bug.what
+
+
+def test_a_failure_only_a_pair_reproduces_is_reported_as_the_pair():
+    # One layer, two bugs that both change its values: no single variant gives them.
+    config = OctConvConfig(4, 4, 3, 0.5, 0.5, height=5, width=5, bias=True)
+    result = failure(with_bugs("swapped_hl_lh", "bias_every_path"), configs=config,
+                     with_config=True)
+    assert [f.bugs for f in result.findings] == [("swapped_hl_lh", "bias_every_path")]
+    assert "(only both together reproduce it)" in result.report
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_variant_gradients_without_bug_are_octrefs(stride):
+    from octref import Octave, octconv_backward, octconv_forward
+    from octref.testing.bugs import BACKWARD_NAMES, variant_gradients
+    config = OctConvConfig(4, 2, 3, 0.5, 0.5, stride=stride, height=5, width=4, batch=2,
+                           bias=True)
+    x, w, b = make_octave_inputs(config, np.random.default_rng(3))
+    y, cache = octconv_forward(x, w, b, stride=stride)
+    dy = tuple(np.random.default_rng(4).standard_normal(a.shape) for a in y)
+    dx, dw, db = octconv_backward(Octave(*dy), cache)
+    grads = variant_gradients(x, w, b, config, (), dy, BACKWARD_NAMES)
+    for name, expected in zip(BACKWARD_NAMES, (*dx, *dw, *db)):
+        assert np.allclose(grads[name], expected, rtol=1e-10, atol=1e-12), name
+
+
+def test_the_backward_of_a_buggy_forward_is_named():
+    from octref import Octave, OctaveWeights
+    from octref.testing.bugs import BACKWARD_NAMES, variant_gradients
+
+    def backward(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, dyh, dyl,
+                 config):
+        # Right forward, but the gradients of a layer that upsamples before L->H.
+        b = None if bh is None and bl is None else Octave(bh, bl)
+        grads = variant_gradients(Octave(xh, xl), OctaveWeights(whh, whl, wlh, wll), b, config,
+                                  ("upsample_first",), (dyh, dyl), BACKWARD_NAMES)
+        return tuple(grads.get(n) for n in BACKWARD_NAMES)
+
+    config = OctConvConfig(2, 2, 3, 0.5, 0.5, height=4, width=3)
+    result = failure(lambda *a, config: outsider(*a), backward=backward, configs=config,
+                     with_config=True)
+    assert [f.bugs for f in result.findings] == [("upsample_first",)]
+    assert "the variant with this bug gives the same gradients" in result.report
