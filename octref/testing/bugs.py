@@ -1,10 +1,11 @@
 """The catalogue of bugs public OctConv implementations have, each as a variant of octref.
 
-Every entry of :data:`KNOWN_BUGS` is a deviation from the official semantics
-found by reading the source of a public implementation (the ``seen_in``
-field cites repository, commit, file and line; the facts are collected in
-``docs/testing.md``). The kit names a bug only when a variant of octref with
-exactly that bug (or that pair of bugs) reproduces the observed failure:
+Every entry of :data:`KNOWN_BUGS` but one is a deviation from the official
+semantics found by reading the source of public implementations (the
+``seen_in`` field cites repository, commit, file and lines); the exception,
+W^HL and W^LH swapped, is an adapter mistake only the canonical layer can
+show. The kit names a bug only when a variant of octref with exactly that bug
+(or that pair of bugs) reproduces the observed failure:
 
 * a *value* bug: :func:`variant_forward` recomputes Eq. 4 from octref's own
   convolution and sampling with the bug switched on; its outputs must equal
@@ -67,8 +68,7 @@ class KnownBug:
         return f"{self.name} ({self.what})"
 
 
-# Where each bug was seen: repository@commit file, then lines (facts collected by reading
-# the source at that commit; "run" in docs/testing.md where a module was also executed).
+# Where each bug was seen: repository@commit file, then the lines at that commit.
 _D_LI = "d-li14/octconv.pytorch@c07621f octconv.py"
 _BRAIN = "braincreators/octconv@a1ed9f8 octconv/octconv.py"
 _LXT2 = "lxtGH/OctaveConv_pytorch@079f7da libs/nn/OctaveConv2.py"
