@@ -375,8 +375,7 @@ def variant_forward(x, w, b, config, bugs=()):
         elif y[dst].shape != out.shape:
             mismatches += [(a, c, dim) for dim, (a, c) in enumerate(zip(y[dst].shape, out.shape))
                            if a != c]
-            y[dst] = None
-        elif y[dst] is not None:
+        else:
             y[dst] = y[dst] + out
     if mismatches:
         raise VariantCrash(bugs, "maps of different sizes are added: " + ", ".join(
