@@ -1,11 +1,8 @@
-"""octref.testing: a correct outside implementation passes, each known bug is caught and named.
+"""octref.testing: a correct outside implementation passes; each known bug, alone or with
+another, is named by reproduction; every distinct bug is reported; arguments are checked.
 
-The implementation under test here is written from Eq. 4 without any of
-octref's code: its forward pieces (convolution by ``scipy.signal.correlate``,
-pooling, upsampling) are the independent oracle of ``tests/oracle.py``, its
-gradients are written here with ``scipy.signal`` and NumPy slicing. Each
-known bug is one switch in it, written the way public re-implementations
-write it, so the kit meets the bug as a user's code would present it.
+The implementation under test is ``tests/outsider.py``: Eq. 4 written without
+octref's code, each catalogued bug a switch in it.
 """
 
 import subprocess
@@ -14,409 +11,258 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy.signal import convolve, correlate
 
-from octref import Octave, init_octave_weights
-from octref.im2col import octconv_backward, octconv_forward
-from octref.testing import (  # and, private, the diagnoses' variants (tested below)
-    _VALUE_BUGS,
-    BACKWARD_NAMES,
+from octref.testing import (
     KNOWN_BUGS,
+    ConformanceError,
     OctConvConfig,
-    _variant_forward,
-    _variant_gradients,
+    canonical_configs,
     check_octconv,
-    check_octconv_layer,
     make_octave_inputs,
-    octave_inputs,
     octconv_configs,
+    variant_forward,
 )
-from tests import oracle
+from octref.testing.bugs import FORWARD_BUGS
+from tests.outsider import outsider, outsider_grad
 
-# --------------------------------------------------------------------------- the outsider
-
-def corr(x, w, padding):
-    """Grouped 'same' cross-correlation; groups from the shapes. (N,C,H,W) -> (N,F,H,W)."""
-    return oracle.conv(x, w, padding=(padding, padding), groups=x.shape[1] // w.shape[1])
+FEW = 20  # drawn layers per check, after the ~32 canonical ones: keeps each check ~1-3 s
 
 
-def corr_grad(x, w, padding, dy):
-    """(dx, dw) of corr for the upstream gradient dy."""
-    n, c_in = x.shape[:2]
-    f, c_group = w.shape[:2]
-    per_out = f // (c_in // c_group)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    dx_pad, dw = np.zeros_like(x_pad), np.zeros_like(w)
-    for i in range(n):
-        for o in range(f):
-            g = o // per_out
-            chans = slice(g * c_group, (g + 1) * c_group)
-            dw[o] += correlate(x_pad[i, chans], dy[i, o][None], mode="valid")
-            dx_pad[i, chans] += convolve(dy[i, o][None], w[o], mode="full")
-    height, width = x.shape[2:]
-    return dx_pad[:, :, padding:padding + height, padding:padding + width], dw
+def with_bugs(*bugs):
+    def fn(*args, config):
+        return outsider(*args, bugs=bugs, config=config)
+    return fn
 
 
-def pool(x, floor=False):
-    """2x2 average pooling; ceil mode averages the in-bounds pixels of an edge window."""
-    height, width = x.shape[-2:]
-    if floor:
-        if height < 2 or width < 2:
-            raise ValueError("Output size is too small")  # what torch says
-        # Floor mode drops the odd last row and column; what is left pools evenly.
-        x = x[..., :height // 2 * 2, :width // 2 * 2]
-    return oracle.pool(x)
-
-
-def pool_grad(dy, size):
-    height, width = size
-    count = np.zeros(dy.shape[-2:])
-    for a in (0, 1):
-        for b in (0, 1):
-            count[:len(range(a, height, 2)), :len(range(b, width, 2))] += 1
-    share = dy / count
-    dx = np.zeros(dy.shape[:-2] + (height, width))
-    for a in (0, 1):
-        for b in (0, 1):
-            part = dx[..., a::2, b::2]
-            part += share[..., :part.shape[-2], :part.shape[-1]]
-    return dx
-
-
-def up_grad(dy, size, one_pixel=False):
-    dx = np.zeros(dy.shape[:-2] + tuple(size))
-    for a, b in ((0, 0),) if one_pixel else ((0, 0), (0, 1), (1, 0), (1, 1)):
-        part = dy[..., a::2, b::2]
-        dx[..., :part.shape[-2], :part.shape[-1]] += part
-    return dx
-
-
-def paths(xh, xl, weights, stride, bug=None):
-    """Each present path as (name, source, pools before the conv, conv stride, upsample to)."""
-    floor = bug == "floor_pool"
-    high_size = xh.shape[2:] if xh is not None else tuple(2 * n for n in xl.shape[2:])
-    by_striding = bug == "strided_stride2" and stride == 2
-    s2 = 1 if stride == 1 or by_striding else 2  # pools for the stride
-    out = []
-    if weights["hh"] is not None:
-        out.append(("hh", "h", s2 - 1, 2 if by_striding else 1, None))
-    if weights["hl"] is not None:
-        strided = bug == "strided_hl" or by_striding
-        out.append(("hl", "h", s2 - 1 + (not strided), 2 if strided else 1, None))
-    if weights["lh"] is not None:
-        out.append(("lh", "l", 0, 1, high_size if stride == 1 else None))
-    if weights["ll"] is not None and bug != "missing_ll":
-        out.append(("ll", "l", s2 - 1, 2 if by_striding else 1, None))
-    return out, floor
-
-
-def outsider(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, bug=None):
-    """Eq. 4 with scipy; ``bug`` switches on one known bug."""
-    if bug == "crash_alpha1":
-        _ = xh.shape, whh.shape  # "every layer has a high group"
-    weights = {"hh": whh, "hl": whl, "lh": wlh, "ll": wll}
-    if bug == "transposed_kernel":
-        weights = {k: None if v is None else v.transpose(0, 1, 3, 2) for k, v in weights.items()}
-    sources = {"h": xh, "l": xl}
-    plan, floor = paths(xh, xl, weights, stride, bug)
-    y = {}
-    for name, src, pools, conv_stride, up_to in plan:
-        inp = sources[src]
-        for _ in range(pools):
-            inp = pool(inp, floor)
-        if name == "lh" and up_to is not None and bug == "upsample_first":
-            out = corr(oracle.upsample(inp, up_to), weights[name], padding)
-        else:
-            out = corr(inp, weights[name], padding)[:, :, ::conv_stride, ::conv_stride]
-            if up_to is not None:
-                out = oracle.upsample(out, up_to)
-        bias = bh if name[1] == "h" else bl
-        if bug == "bias_every_path" and bias is not None:
-            out = out + bias[:, None, None]
-        y[name[1]] = y[name[1]] + out if name[1] in y else out
-    if bug != "bias_every_path":
-        for group, bias in (("h", bh), ("l", bl)):
-            if bias is not None:
-                y[group] = y[group] + bias[:, None, None]
-    return y.get("h"), y.get("l")
-
-
-def outsider_grad(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, dyh, dyl,
-                  bug=None):
-    """Gradients of outsider (bugs: None, "transposed_kernel", "one_pixel_upsample_grad")."""
-    weights = {"hh": whh, "hl": whl, "lh": wlh, "ll": wll}
-    if bug == "transposed_kernel":
-        weights = {k: None if v is None else v.transpose(0, 1, 3, 2) for k, v in weights.items()}
-    sources, dys = {"h": xh, "l": xl}, {"h": dyh, "l": dyl}
-    plan, _ = paths(xh, xl, weights, stride)
-    dx = {g: None if a is None else np.zeros_like(a) for g, a in sources.items()}
-    dw = dict.fromkeys(weights)
-    for name, src, pools, _, up_to in plan:
-        inputs = [sources[src]]
-        for _ in range(pools):
-            inputs.append(pool(inputs[-1]))
-        grad = dys[name[1]]
-        if up_to is not None:
-            grad = up_grad(grad, inputs[-1].shape[2:], bug == "one_pixel_upsample_grad")
-        d_in, dw[name] = corr_grad(inputs[-1], weights[name], padding, grad)
-        for before in reversed(inputs[:-1]):
-            d_in = pool_grad(d_in, before.shape[2:])
-        dx[src] += d_in
-    if bug == "transposed_kernel":
-        dw = {k: None if v is None else v.transpose(0, 1, 3, 2) for k, v in dw.items()}
-    db = [None if b is None else g.sum(axis=(0, 2, 3)) for b, g in ((bh, dyh), (bl, dyl))]
-    return dx["h"], dx["l"], dw["hh"], dw["hl"], dw["lh"], dw["ll"], *db
-
-
-def buggy(bug):
-    return lambda *args: outsider(*args, bug=bug)
-
-
-def caught(fn, **kwargs):
-    """The AssertionError check_octconv raises for fn."""
-    with pytest.raises(AssertionError) as info:
+def failure(fn, **kwargs):
+    """The ConformanceResult of a failing check."""
+    kwargs.setdefault("max_examples", FEW)
+    with pytest.raises(ConformanceError) as info:
         check_octconv(fn, **kwargs)
-    return str(info.value)
+    assert isinstance(info.value, AssertionError)
+    assert str(info.value) == info.value.result.report
+    return info.value.result
+
+
+def named(result):
+    return {key for finding in result.findings for key in finding.bugs}
 
 
 # --------------------------------------------------------------------------- passing
 
 def test_independent_implementation_passes_forward_and_backward():
-    check_octconv(outsider, backward=outsider_grad)
+    result = check_octconv(outsider, backward=outsider_grad, max_examples=FEW)
+    assert result.passed and not result.findings
+    assert "matches octref.octconv_forward and octconv_backward" in result.report
 
 
 def test_strided_variant_is_the_reference_when_configs_ask_for_it():
     strided = octconv_configs(downsamples=("strided",), strides=(1,))
-    check_octconv(buggy("strided_hl"), configs=strided, max_examples=20)
+    check_octconv(with_bugs("strided_hl"), configs=strided, max_examples=10, with_config=True)
 
 
-def test_a_single_config_or_a_list_of_configs():
+def test_a_single_config_or_a_list_of_configs_runs_exactly_those():
     config = OctConvConfig(4, 4, 3, 0.5, 0.5, height=5, width=6, bias=True)
-    check_octconv(outsider, configs=config, max_examples=2)
-    check_octconv(outsider, configs=[config, OctConvConfig(3, 5, 1, 0.0, 1.0, stride=2)],
-                  max_examples=5)
+    assert check_octconv(outsider, configs=config).coverage.layers == 1
+    both = [config, OctConvConfig(3, 5, 1, 0.0, 1.0, stride=2)]
+    assert check_octconv(outsider, configs=both).coverage.sources == {"given": 2}
 
 
 # --------------------------------------------------------------------------- known bugs
 
-@pytest.mark.parametrize("bug", ["upsample_first", "strided_hl", "floor_pool", "bias_every_path",
-                                 "strided_stride2", "transposed_kernel", "missing_ll",
-                                 "crash_alpha1"])
-def test_known_bug_is_caught_and_named(bug):
-    message = caught(buggy(bug))
-    assert f"matches known bug: {KNOWN_BUGS[bug].name}" in message
-    assert "config = OctConvConfig(" in message
+@pytest.mark.parametrize("bug", FORWARD_BUGS)
+def test_each_bug_alone_is_named_and_nothing_else(bug):
+    result = failure(with_bugs(bug), with_config=True)
+    assert [f.bugs for f in result.findings] == [(bug,)]
+    assert f"1. {KNOWN_BUGS[bug].name}" in result.report
+    assert KNOWN_BUGS[bug].seen_in in result.report
 
 
-def test_strided_hl_diagnosis_is_the_one_the_issue_promises():
-    message = caught(buggy("strided_hl"))
-    assert "matches known bug: strided H->L convolution (half-pixel shift, paper Table 3" in message
+@pytest.mark.parametrize("pair", [
+    ("swapped_hl_lh", "floor_pool"),
+    ("stride2_pool_all", "uncropped_upsample"),
+    ("no_high_crash", "bias_every_path"),
+    ("zero_channel_crash", "upsample_first"),
+    ("reflect_padding", "stride_ignored"),
+    ("one_channel_depthwise", "stride_ignored"),
+    ("strided_all_paths", "swapped_hl_lh"),
+])
+def test_two_bugs_at_once_are_both_reported_each_on_its_own_layer(pair):
+    result = failure(with_bugs(*pair), with_config=True)
+    assert sorted(f.bugs for f in result.findings) == sorted((bug,) for bug in pair)
+    assert "2 distinct failures" in result.report
 
 
-def test_crash_reports_the_exception_and_chains_it():
-    with pytest.raises(AssertionError) as info:
-        check_octconv(buggy("crash_alpha1"))
-    message = str(info.value)
-    assert "fn raised AttributeError" in message
-    assert "1.0" in message.split("config = ")[1].split("\n")[0]
-    assert "runs on alpha_" in message
-    assert isinstance(info.value.__cause__, AttributeError)
+def test_swapped_cross_weights_are_caught_on_the_canonical_layer():
+    # Only at alpha_in = alpha_out = 0.5 do W^HL and W^LH have one shape: no crash tells.
+    canonical = OctConvConfig(4, 4, 3, 0.5, 0.5, height=6, width=6)
+    result = failure(with_bugs("swapped_hl_lh"), configs=canonical, with_config=True)
+    assert result.findings[0].bugs == ("swapped_hl_lh",)
+    assert "y_high" in result.report and "y_low" in result.report
 
 
-def test_floor_pooling_without_crash_gives_floor_shapes():
-    # A first layer (no low input): Y^L = f(pool(X^H)) alone, so floor pooling
-    # shows as a wrong shape rather than a crash.
-    first = [OctConvConfig(2, 4, 3, 0.0, 0.5, height=5, width=3),
-             OctConvConfig(2, 2, 1, 0.0, 0.0, stride=2, height=3, width=4)]
-    message = caught(buggy("floor_pool"), configs=first)
-    assert "shape" in message and "expected" in message
-    assert "matches known bug: floor-mode pooling" in message
+def test_floor_pooling_at_stride_2_on_a_side_2_mod_4_is_a_wrong_shape_named():
+    # X^H 6x6 -> 3x3 -> 1x1 (floor) where ceil gives 2x2: no crash, a short low output.
+    config = OctConvConfig(4, 4, 3, 0.5, 0.5, stride=2, height=6, width=6)
+    result = failure(with_bugs("floor_pool"), configs=config, with_config=True)
+    assert result.findings[0].bugs == ("floor_pool",)
+    assert "y_low: shape (1, 2, 1, 1), expected (1, 2, 2, 2)" in result.report
 
 
-def test_channel_split_bug_is_caught_in_a_layer():
-    message = check_layer_message(split="buggy")
-    assert f"matches known bug: {KNOWN_BUGS['split'].name}" in message
-    assert "<-" in message
+def test_a_crash_is_named_only_when_the_variant_fails_the_same_way():
+    def unsupported(xh, *rest):
+        if xh is None:  # an adapter's own refusal is not the known alpha = 1 crash
+            raise NotImplementedError("alpha_in = 1 is not supported")
+        return outsider(xh, *rest)
+
+    result = failure(unsupported)
+    assert [f.bugs for f in result.findings] == [()]
+    assert "forward raised NotImplementedError: alpha_in = 1 is not supported" in result.report
+    assert "no known bug matches" in result.report
 
 
-def test_backward_bug_names_the_gradient():
-    message = caught(outsider, backward=lambda *a: outsider_grad(
-        *a, bug="one_pixel_upsample_grad"))
-    assert "octconv_backward" in message
-    assert "dx_low" in message
-    assert "no known bug matches" in message
+def test_crash_report_names_the_exception_and_the_reproduction():
+    result = failure(with_bugs("floor_pool"), with_config=True)
+    assert "forward raised RuntimeError" in result.report
+    assert "reproduced: the variant with this bug fails the same way" in result.report
 
 
-def test_backward_of_a_buggy_forward_is_diagnosed():
-    message = caught(outsider, backward=lambda *a: outsider_grad(*a, bug="transposed_kernel"))
-    assert "dw_" in message or "dx_" in message
-    assert f"matches known bug: {KNOWN_BUGS['transposed_kernel'].name}" in message
+# --------------------------------------------------------------------------- unknown bugs
+
+def test_a_bug_no_variant_explains_gets_evidence():
+    def scaled(*args):
+        return tuple(None if y is None else 1.01 * y for y in outsider(*args))
+
+    result = failure(scaled)
+    assert [f.bugs for f in result.findings] == [()]
+    assert "no known bug matches" in result.report and "first at (0, 0, 0, 0)" in result.report
 
 
-def test_wrong_return_type_and_unknown_crash():
-    message = caught(lambda *args: outsider(*args)[0])
-    assert "must return a tuple (y_high, y_low)" in message
-    message = caught(lambda *args: 1 / 0)
-    assert "ZeroDivisionError" in message and "no known bug matches" in message
+def test_evidence_says_when_only_borders_and_only_stride_2_fail():
+    def border_bug(*args):
+        y_high, y_low = outsider(*args)
+        if args[8] == 2 and y_high is not None:
+            y_high = y_high.copy()
+            y_high[..., 0, :] += 1.0
+        return y_high, y_low
+
+    report = failure(border_bug).report
+    assert "only border pixels (first/last row or column) differ" in report
+    assert "every failing layer has stride 2" in report
 
 
-def test_a_bug_no_variant_explains():
-    message = caught(lambda *args: tuple(None if y is None else 1.01 * y
-                                         for y in outsider(*args)))
-    assert "no known bug matches" in message and "largest error" in message
+def test_evidence_says_when_the_error_is_a_constant_per_channel():
+    def offset(*args):
+        y_high, y_low = outsider(*args)
+        return (None if y_high is None else y_high + 0.5), y_low
+
+    report = failure(offset).report
+    assert "y_high: the error is the same at every pixel of a channel (a bias?)" in report
+    assert "only border pixels" not in report
+
+
+def test_a_backward_bug_no_variant_explains_names_the_gradient():
+    result = failure(outsider, backward=lambda *a: outsider_grad(*a, bug="one_pixel_upsample_grad"),
+                     configs=octconv_configs(max_channels=4, max_size=5), max_examples=5)
+    assert "octconv_backward" in result.report
+    assert "backward: dx_low" in result.report
+    assert "no known bug matches" in result.report
+
+
+def test_unusable_returns_are_failures_not_kit_errors():
+    report = failure(lambda *args: outsider(*args)[0]).report
+    assert "must return a tuple (y_high, y_low)" in report
+    complex_out = failure(lambda *a: tuple(None if y is None else y + 0j for y in outsider(*a)))
+    assert "complex" in complex_out.report
+    strings = failure(lambda *a: tuple(None if y is None else y.astype(str) for y in outsider(*a)))
+    assert "must hold real numbers" in strings.report
+
+
+# --------------------------------------------------------------------------- arguments
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(atol=float("nan")), ValueError, "atol must be finite and >= 0"),
+    (dict(rtol=float("nan")), ValueError, "rtol must be finite and >= 0"),
+    (dict(atol=-1.0), ValueError, "atol"),
+    (dict(rtol=float("inf")), ValueError, "rtol"),
+    (dict(atol="1e-6"), TypeError, "atol must be a real number"),
+    (dict(max_examples=-1), ValueError, "max_examples"),
+    (dict(derandomize=1), TypeError, "derandomize"),
+    (dict(configs="layers"), TypeError, "configs"),
+    (dict(backward=3), TypeError, "backward must be callable"),
+    (dict(with_config=True), TypeError, "takes no 'config' argument"),
+])
+def test_bad_arguments_are_refused_before_anything_runs(kwargs, error, match):
+    calls = []
+    with pytest.raises(error, match=match):
+        check_octconv(lambda *a: calls.append(a), **kwargs)
+    assert not calls
+
+
+def test_a_wrong_function_fails_at_any_valid_tolerance():
+    def wrong(*args):
+        return tuple(None if y is None else 1.5 * y for y in outsider(*args))
+    small = [OctConvConfig(4, 4, 3, 0.5, 0.5, height=5, width=6, bias=True)]
+    failure(wrong, configs=small, atol=0.0, rtol=0.0)
+    failure(wrong, configs=small, atol=1e-3, rtol=1e-3)
+
+
+# --------------------------------------------------------------------------- coverage first
+
+def test_canonical_layers_run_first_and_are_summarised():
+    seen = []
+
+    def recording(*args, config):
+        seen.append(config)
+        return outsider(*args)
+
+    result = check_octconv(recording, with_config=True, max_examples=FEW)
+    canonical = canonical_configs(octconv_configs().space)
+    assert seen[:len(canonical)] == canonical
+    coverage = result.coverage
+    assert coverage.sources == {"canonical": len(canonical), "drawn": FEW}
+    assert coverage.four_paths >= 16 and coverage.equal_cross_shapes >= 16
+    assert coverage.kernels[3] > coverage.kernels.get(1, 0)
+    assert coverage.strides[2] >= 10 and coverage.odd_sides >= 5 and coverage.sides_2_mod_4 >= 5
+    assert coverage.groups["grouped"] >= 2 and coverage.groups["depthwise"] >= 2
+    assert "all four" in result.report and "k=3 x" in result.report
+
+
+def test_canonical_layers_cover_what_the_issue_lists():
+    layers = canonical_configs()
+    four = [c for c in layers if len(c.paths) == 4 and c.kernel_size == 3]
+    assert {c.in_channels for c in four} >= {4, 8} and {c.stride for c in four} == {1, 2}
+    assert {c.alpha_in for c in four} == {0.5} and {c.bias for c in four} == {False, True}
+    sides = {c.height for c in four}
+    assert any(s % 2 for s in sides) and any(s % 4 == 2 for s in sides) and any(
+        s % 4 == 0 for s in sides)
+    assert {0.0, 1.0} <= {c.alpha_in for c in layers} | {c.alpha_out for c in layers}
+    assert any(c.depthwise for c in layers) and any(1 < c.groups < c.in_channels for c in layers)
+
+
+def test_restricted_space_keeps_canonical_layers_inside_it():
+    space = octconv_configs(even_sizes=True, square=True, equal_alphas=True, allow_groups=False,
+                            allow_depthwise=False, strides=(1,)).space
+    layers = canonical_configs(space)
+    assert layers and all(space.allows(c) for c in layers)
+    assert any(len(c.paths) == 4 for c in layers)
 
 
 # --------------------------------------------------------------------------- the variants
 
-@settings(max_examples=60)
-@given(config=octconv_configs(downsamples=("avgpool", "strided")), seed=st.integers(0, 99))
-def test_variant_without_bug_is_octref(config, seed):
-    # Every diagnosis compares against a variant; with no bug switched on it must be octref.
-    x, w, b = make_octave_inputs(config, np.random.default_rng(seed))
+@settings(max_examples=40)
+@given(config=octconv_configs(downsamples=("avgpool", "strided"), max_size=6))
+def test_variant_without_bug_is_octref(config):
+    from octref import octconv_forward
+    x, w, b = make_octave_inputs(config, np.random.default_rng(0))
     y, _ = octconv_forward(x, w, b, stride=config.stride, groups=config.groups,
                            downsample=config.downsample)
-    variant = _variant_forward(x, w, b, config)
+    variant = variant_forward(x, w, b, config)
     for got, expected in zip((variant["y_high"], variant["y_low"]), y):
         assert (got is None and expected is None) or np.allclose(got, expected, 1e-12, 1e-12)
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_variant_gradients_without_bug_are_octrefs(stride):
-    # Backward diagnoses use the variants' exact VJPs by linearity; with no bug, octref's.
-    config = OctConvConfig(4, 2, 3, 0.5, 0.5, stride=stride, height=5, width=4, batch=2,
-                           bias=True)
-    x, w, b = make_octave_inputs(config, np.random.default_rng(3))
-    y, cache = octconv_forward(x, w, b, stride=stride)
-    dy = tuple(np.random.default_rng(4).standard_normal(a.shape) for a in y)
-    dx, dw, db = octconv_backward(Octave(*dy), cache)
-    grads = _variant_gradients(x, w, b, config, None, dy, BACKWARD_NAMES)
-    for name, expected in zip(BACKWARD_NAMES, (*dx, *dw, *db)):
-        assert np.allclose(grads[name], expected, rtol=1e-10, atol=1e-12), name
-
-
-@pytest.mark.parametrize("bug", _VALUE_BUGS)
-def test_every_variant_differs_from_octref_on_a_full_layer(bug):
-    stride = 2 if bug == "strided_stride2" else 1
-    config = OctConvConfig(4, 4, 3, 0.5, 0.5, stride=stride, height=5, width=6, bias=True)
-    x, w, b = make_octave_inputs(config, np.random.default_rng(0))
-    reference = _variant_forward(x, w, b, config)
-    if bug == "floor_pool":  # Y^L = 3x3 map + 2x3 map: crashes, as the code it stands for
-        with pytest.raises(ValueError, match="broadcast"):
-            _variant_forward(x, w, b, config, bug)
-        return
-    variant = _variant_forward(x, w, b, config, bug)
-    assert any(v is None or v.shape != r.shape or not np.allclose(v, r)
-               for v, r in zip(variant.values(), reference.values()))
-
-
-# --------------------------------------------------------------------------- layers
-
-def make_layer_factory(split):
-    def split_of(channels, alpha):
-        if split == "buggy":
-            c_high = int((1 - alpha) * channels)
-            return c_high, channels - c_high
-        c_low = int(alpha * channels)
-        return channels - c_low, c_low
-
-    def make_layer(config):
-        rng = np.random.default_rng(0)
-        c_in, c_out = split_of(config.in_channels, config.alpha_in), split_of(
-            config.out_channels, config.alpha_out)
-        k = config.kernel_size
-        weights = []
-        for src, dst in ((0, 0), (0, 1), (1, 0), (1, 1)):
-            dw = config.groups == config.in_channels and config.groups > 1
-            present = c_in[src] and c_out[dst] and not (dw and src != dst)
-            g = c_in[src] if dw else config.groups
-            weights.append(rng.standard_normal((c_out[dst], c_in[src] // g, k, k))
-                           if present else None)
-        biases = [rng.standard_normal(c) if c and config.bias else None for c in c_out]
-
-        def forward(xh, xl):
-            return outsider(xh, xl, *weights, *biases, config.stride, config.padding,
-                            config.groups)
-        return (*weights, *biases), forward
-    return make_layer
-
-
-def check_layer_message(split):
-    with pytest.raises(AssertionError) as info:
-        check_octconv_layer(make_layer_factory(split))
-    return str(info.value)
-
-
-def test_layer_with_the_official_split_passes():
-    check_octconv_layer(make_layer_factory("official"))
-
-
-# --------------------------------------------------------------------------- strategies
-
-@settings(max_examples=60)
-@given(config=octconv_configs(max_channels=6, max_size=5, strides=(1, 2),
-                              downsamples=("avgpool", "strided")), data=st.data())
-def test_configs_are_valid_and_inputs_fit_them(config, data):
-    x, w, b = data.draw(octave_inputs(config))
-    assert config.height <= 5 and config.in_channels <= 6
-    if config.depthwise:
-        assert config.alpha_in == config.alpha_out
-    y, _ = octconv_forward(x, w, b, stride=config.stride, groups=config.groups,
-                           downsample=config.downsample)
-    assert (x.high is None) == (config.in_split[0] == 0)
-    assert (y.low is None) == (config.out_split[1] == 0)
-    assert (b is not None) == config.bias
-
-
-def test_inputs_are_reproducible_from_the_seed():
-    config = OctConvConfig(5, 3, 3, 0.25, 0.75, groups=1, height=4, width=3, batch=2, bias=True)
-    first = make_octave_inputs(config, np.random.default_rng(7))
-    again = make_octave_inputs(config, np.random.default_rng(7))
-    for a, b in zip(first[0] + first[1] + first[2], again[0] + again[1] + again[2]):
-        assert (a is None and b is None) or np.array_equal(a, b)
-
-
-def test_grouped_and_depthwise_configs_are_drawn():
-    seen = set()
-
-    @settings(max_examples=80)
-    @given(octconv_configs())
-    def collect(config):
-        seen.add("depthwise" if config.depthwise else "grouped" if config.groups > 1 else "plain")
-    collect()
-    assert seen == {"plain", "grouped", "depthwise"}
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(kernel_size=2), "odd"),
-    (dict(stride=3), "stride"),
-    (dict(downsample="strided", stride=2), "stride=1"),
-    (dict(groups=2, in_channels=3), "groups"),
-    (dict(groups=4, alpha_out=0.0), "alpha_in == alpha_out"),
-])
-def test_invalid_configs_are_refused(kwargs, match):
-    base = dict(in_channels=4, out_channels=4, kernel_size=3, alpha_in=0.5, alpha_out=0.5)
-    with pytest.raises(ValueError, match=match):
-        OctConvConfig(**{**base, **kwargs})
-
-
-@pytest.mark.parametrize("kwargs", [dict(kernel_sizes=(2,)), dict(strides=(3,)),
-                                    dict(alphas=(1.5,)), dict(max_size=0),
-                                    dict(downsamples=("max",))])
-def test_bad_strategy_bounds_are_refused(kwargs):
-    with pytest.raises(ValueError):
-        octconv_configs(**kwargs)
-
-
-def test_configs_weights_come_from_octref():
-    config = OctConvConfig(6, 6, 3, 0.5, 0.5, groups=3)
-    _, w, _ = make_octave_inputs(config, np.random.default_rng(1))
-    ref = init_octave_weights(6, 6, 3, 0.5, 0.5, groups=3, rng=np.random.default_rng(2))
-    assert [None if a is None else a.shape for a in w] == [a.shape for a in ref]
-
-
 def test_octref_loops_pass_the_kit():
-    # octref's pixel-by-pixel loops against its im2col, through the kit's own door.
     from octref import Octave, OctaveWeights, loops
 
     def fn(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups):
@@ -425,7 +271,7 @@ def test_octref_loops_pass_the_kit():
                                      stride=stride, padding=padding, groups=groups)
         return y
 
-    check_octconv(fn, configs=octconv_configs(max_size=5, max_channels=4), max_examples=40)
+    check_octconv(fn, configs=octconv_configs(max_size=5, max_channels=4), max_examples=FEW)
 
 
 def test_octref_core_does_not_import_the_kit():
@@ -433,3 +279,57 @@ def test_octref_core_does_not_import_the_kit():
             "octref.contract; assert 'hypothesis' not in sys.modules; "
             "assert 'octref.testing' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_catalogue_table_in_the_docs_is_the_catalogue():
+    from pathlib import Path
+    page = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text()
+    table = page.split("% table: known-bugs\n")[1].split("\n\n")[0].splitlines()[2:]
+    rows = [tuple(cell.strip().strip("`") for cell in line.strip("|").split("|"))
+            for line in table]
+    assert rows == [(b.key, b.name, b.kind) for b in KNOWN_BUGS.values()]
+    for bug in KNOWN_BUGS.values():
+        assert bug.seen_in and bug.what
+
+
+def test_a_failure_only_a_pair_reproduces_is_reported_as_the_pair():
+    # One layer, two bugs that both change its values: no single variant gives them.
+    config = OctConvConfig(4, 4, 3, 0.5, 0.5, height=5, width=5, bias=True)
+    result = failure(with_bugs("swapped_hl_lh", "bias_every_path"), configs=config,
+                     with_config=True)
+    assert [f.bugs for f in result.findings] == [("swapped_hl_lh", "bias_every_path")]
+    assert "(only both together reproduce it)" in result.report
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_variant_gradients_without_bug_are_octrefs(stride):
+    from octref import Octave, octconv_backward, octconv_forward
+    from octref.testing.bugs import BACKWARD_NAMES, variant_gradients
+    config = OctConvConfig(4, 2, 3, 0.5, 0.5, stride=stride, height=5, width=4, batch=2,
+                           bias=True)
+    x, w, b = make_octave_inputs(config, np.random.default_rng(3))
+    y, cache = octconv_forward(x, w, b, stride=stride)
+    dy = tuple(np.random.default_rng(4).standard_normal(a.shape) for a in y)
+    dx, dw, db = octconv_backward(Octave(*dy), cache)
+    grads = variant_gradients(x, w, b, config, (), dy, BACKWARD_NAMES)
+    for name, expected in zip(BACKWARD_NAMES, (*dx, *dw, *db)):
+        assert np.allclose(grads[name], expected, rtol=1e-10, atol=1e-12), name
+
+
+def test_the_backward_of_a_buggy_forward_is_named():
+    from octref import Octave, OctaveWeights
+    from octref.testing.bugs import BACKWARD_NAMES, variant_gradients
+
+    def backward(xh, xl, whh, whl, wlh, wll, bh, bl, stride, padding, groups, dyh, dyl,
+                 config):
+        # Right forward, but the gradients of a layer that upsamples before L->H.
+        b = None if bh is None and bl is None else Octave(bh, bl)
+        grads = variant_gradients(Octave(xh, xl), OctaveWeights(whh, whl, wlh, wll), b, config,
+                                  ("upsample_first",), (dyh, dyl), BACKWARD_NAMES)
+        return tuple(grads.get(n) for n in BACKWARD_NAMES)
+
+    config = OctConvConfig(2, 2, 3, 0.5, 0.5, height=4, width=3)
+    result = failure(lambda *a, config: outsider(*a), backward=backward, configs=config,
+                     with_config=True)
+    assert [f.bugs for f in result.findings] == [("upsample_first",)]
+    assert "the variant with this bug gives the same gradients" in result.report

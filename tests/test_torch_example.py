@@ -1,11 +1,12 @@
 """The PyTorch examples of docs/testing.md, run exactly as printed there.
 
-Each ``% example: NAME`` block of the page is executed with a small PyTorch
-OctConv (below) in scope, so the page cannot drift from what works. torch is
-optional: without it this module is skipped, the one skip in the suite.
+Each ``% example: NAME`` block of the page is executed; the module blocks define
+the modules the check blocks use. A correct PyTorch OctConv passes forward and
+autograd backward, the page's report of a four-bug module is what the kit
+prints now, and an adapter that swaps W^HL and W^LH is caught and named.
+torch is optional: without it this module is skipped (CI installs it).
 """
 
-import math
 import re
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+
+from octref.testing import ConformanceError, OctConvConfig, check_torch_module  # noqa: E402
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
 
@@ -26,16 +29,30 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-# --------------------------------------------------------------------------- a PyTorch OctConv
+def block(kind, name):
+    """The fenced block after ``% <kind>: <name>`` on docs/testing.md."""
+    found = re.search(rf"^% {kind}: {name}\n```\w+\n(.*?)^```", PAGE.read_text(),
+                      re.MULTILINE | re.DOTALL)
+    assert found, f"docs/testing.md has no '% {kind}: {name}' block"
+    return found.group(1)
 
-def octconv(x_high, x_low, w_hh, w_hl, w_lh, w_ll, b_high, b_low, stride, padding, groups,
-            floor_pool=False):
+
+def run(*names, scope=None):
+    scope = {} if scope is None else scope
+    for name in names:
+        exec(compile(block("example", name), f"docs/testing.md:{name}", "exec"), scope)
+    return scope
+
+
+# --------------------------------------------------------------------------- a functional OctConv
+
+def octconv(x_high, x_low, w_hh, w_hl, w_lh, w_ll, b_high, b_low, stride, padding, groups):
     """Eq. 4 in PyTorch, tensors in octref's argument order (None where absent)."""
     def conv(x, w):
         return F.conv2d(x, w, padding=padding, groups=x.shape[1] // w.shape[1])
 
     def pool(x):
-        return F.avg_pool2d(x, 2, ceil_mode=not floor_pool)
+        return F.avg_pool2d(x, 2, ceil_mode=True)
 
     def up(x, size):
         return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[:, :, :size[0], :size[1]]
@@ -65,86 +82,81 @@ def octconv(x_high, x_low, w_hh, w_hl, w_lh, w_ll, b_high, b_low, stride, paddin
     return y_high, y_low
 
 
-class OctConv2d(torch.nn.Module):
-    """A minimal OctConv layer, parameters ``w_hh, w_hl, w_lh, w_ll, b_high, b_low``."""
+# --------------------------------------------------------------------------- the page
 
-    def __init__(self, in_channels, out_channels, kernel_size, alpha_in, alpha_out, stride=1,
-                 groups=1, bias=False, split="official", floor_pool=False):
-        super().__init__()
-        def high_low(channels, alpha):
-            if split == "official":
-                return channels - int(alpha * channels), int(alpha * channels)
-            # the rounding some re-implementations use
-            return int((1 - alpha) * channels), channels - int((1 - alpha) * channels)
-
-        c_in, c_out = high_low(in_channels, alpha_in), high_low(out_channels, alpha_out)
-        depthwise = groups == in_channels and groups > 1
-        self.stride, self.padding, self.groups = stride, (kernel_size - 1) // 2, groups
-        self.floor_pool = floor_pool
-        for name, src, dst in (("w_hh", 0, 0), ("w_hl", 0, 1), ("w_lh", 1, 0), ("w_ll", 1, 1)):
-            weight = None
-            if c_in[src] and c_out[dst] and not (depthwise and src != dst):
-                per_group = c_in[src] // (c_in[src] if depthwise else groups)
-                shape = (c_out[dst], per_group, kernel_size, kernel_size)
-                weight = torch.nn.Parameter(torch.randn(shape) / math.sqrt(per_group))
-            setattr(self, name, weight)
-        for name, c in (("b_high", c_out[0]), ("b_low", c_out[1])):
-            setattr(self, name, torch.nn.Parameter(torch.randn(c)) if bias and c else None)
-
-    def forward(self, x):
-        return octconv(*x, self.w_hh, self.w_hl, self.w_lh, self.w_ll, self.b_high, self.b_low,
-                       self.stride, self.padding, self.groups, floor_pool=self.floor_pool)
+def test_the_module_on_the_page_passes_forward_and_backward():
+    scope = run("torch-module", "torch-check")
+    result = scope["result"]
+    assert result.passed and "octconv_forward and octconv_backward" in result.report
+    assert result.coverage.sources["canonical"] >= 30 and result.coverage.four_paths >= 30
 
 
-# --------------------------------------------------------------------------- the page's examples
-
-def example(name):
-    """The code block after ``% example: name`` on docs/testing.md."""
-    found = re.search(rf"^% example: {name}\n```python\n(.*?)^```", PAGE.read_text(),
-                      re.MULTILINE | re.DOTALL)
-    assert found, f"docs/testing.md has no '% example: {name}' code block"
-    return found.group(1)
+def test_the_gradient_example_passes():
+    run("torch-gradients", scope={"octconv": octconv})
 
 
-def run_example(name, **scope):
-    exec(compile(example(name), f"docs/testing.md:{name}", "exec"), scope)
+def test_the_report_on_the_page_is_what_the_kit_prints():
+    scope = run("torch-module", "broken-module")
+    with pytest.raises(ConformanceError) as info:
+        run("broken-check", scope=scope)
+    assert str(info.value) == block("report", "broken-check").rstrip("\n")
 
 
-def test_layer_example_passes():
-    run_example("torch-layer", OctConv2d=OctConv2d)
+def test_the_broken_module_shows_the_same_bugs_with_the_default_draw():
+    scope = run("torch-module", "broken-module")
+    code = block("example", "broken-check").replace("max_examples=0", "max_examples=60")
+    with pytest.raises(ConformanceError) as info:
+        exec(code, scope)
+    named = sorted(key for f in info.value.result.findings for key in f.bugs)
+    assert named == ["floor_pool", "one_channel_depthwise", "per_path_bias",
+                     "uncropped_upsample"]
 
 
-def test_gradient_example_passes():
-    run_example("torch-gradients", octconv=octconv)
+PARAMS = {"w_hh": "conv_hh.weight", "w_hl": "conv_hl.weight", "w_lh": "conv_lh.weight",
+          "w_ll": "conv_ll.weight", "b_high": "b_high", "b_low": "b_low"}
 
 
-@pytest.mark.parametrize("variant, diagnosis", [
-    (dict(split="int((1 - alpha) C)"), "channel split c_high = int((1 - alpha) C)"),
-    (dict(floor_pool=True), "floor-mode pooling"),
-])
-def test_layer_example_catches_a_broken_module(variant, diagnosis):
-    class Broken(OctConv2d):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs, **variant)
-
-    with pytest.raises(AssertionError, match=re.escape(f"matches known bug: {diagnosis}")):
-        run_example("torch-layer", OctConv2d=Broken)
+def build(module):
+    return lambda c: module(c.in_channels, c.out_channels, c.kernel_size, c.alpha_in,
+                            c.alpha_out, stride=c.stride, groups=c.groups, bias=c.bias)
 
 
-def test_gradient_example_catches_a_broken_function():
-    def strided_hl(x_high, x_low, w_hh, w_hl, *rest):
-        # H->L as a stride-2 convolution of X^H: the paper's Table 3 variant.
-        w_lh, w_ll, b_high, b_low, stride, padding, groups = rest
-        y_high, y_low = octconv(x_high, x_low, w_hh, None, w_lh, w_ll, b_high, None, stride,
-                                padding, groups)
-        if w_hl is not None:
-            source = x_high if stride == 1 else F.avg_pool2d(x_high, 2, ceil_mode=True)
-            out = F.conv2d(source, w_hl, stride=2, padding=padding,
-                           groups=x_high.shape[1] // w_hl.shape[1])
-            y_low = out if y_low is None else y_low + out
-        if b_low is not None:
-            y_low = y_low + b_low[:, None, None]
-        return y_high, y_low
+def test_an_adapter_that_swaps_the_cross_weights_is_named():
+    module = run("torch-module")["OctaveConv"]
+    swapped = {**PARAMS, "w_hl": "conv_lh.weight", "w_lh": "conv_hl.weight"}
+    with pytest.raises(ConformanceError) as info:
+        check_torch_module(build(module), swapped, max_examples=0)
+    assert [f.bugs for f in info.value.result.findings] == [("swapped_hl_lh",)]
+    # On the canonical layer W^HL and W^LH have one shape: only the values show the swap.
+    canonical = OctConvConfig(4, 4, 3, 0.5, 0.5, height=6, width=5)
+    with pytest.raises(ConformanceError) as info:
+        check_torch_module(build(module), swapped, configs=canonical)
+    assert [f.bugs for f in info.value.result.findings] == [("swapped_hl_lh",)]
+    assert "the variant with this bug gives the same outputs" in str(info.value)
 
-    with pytest.raises(AssertionError, match="matches known bug: strided H->L convolution"):
-        run_example("torch-gradients", octconv=strided_hl)
+
+def test_a_wrong_backward_is_caught():
+    module = run("torch-module")["OctaveConv"]
+
+    class HalfGradient(torch.autograd.Function):  # identity forward, halved gradient
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad / 2
+
+    def call(layer, x_high, x_low):
+        x_high = None if x_high is None else HalfGradient.apply(x_high)
+        return layer((x_high, x_low))
+
+    with pytest.raises(ConformanceError, match="backward: dx_high"):
+        check_torch_module(build(module), PARAMS, call=call, max_examples=0)
+
+
+def test_module_arguments_are_checked():
+    with pytest.raises(TypeError, match="params must be a non-empty dict"):
+        check_torch_module(lambda c: None, ["conv_hh.weight"])
+    with pytest.raises(TypeError, match="build must be callable"):
+        check_torch_module(None, PARAMS)
