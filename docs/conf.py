@@ -51,7 +51,7 @@ root_doc = "index"
 # With ``.py`` registered as a notebook format, every Python file under docs/
 # would be a page; only these are. Files in notebooks/ starting with "_" or
 # "." are helpers, not notebooks.
-include_patterns = ["*.md", "notebooks/[!_.]*.py", "notebooks/[!_.]*.ipynb"]
+include_patterns = ["*.md", "notebooks/solutions.md", "notebooks/[!_.]*.py", "notebooks/[!_.]*.ipynb"]
 
 # A notebook kept both as ``name.py`` (the jupytext source) and
 # ``name.ipynb`` would be two documents with one name; the ``.py`` wins.
