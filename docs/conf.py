@@ -50,8 +50,10 @@ root_doc = "index"
 
 # With ``.py`` registered as a notebook format, every Python file under docs/
 # would be a page; only these are. Files in notebooks/ starting with "_" or
-# "." are helpers, not notebooks.
-include_patterns = ["*.md", "notebooks/solutions.md", "notebooks/[!_.]*.py", "notebooks/[!_.]*.ipynb"]
+# "." are helpers, not notebooks; notebooks/solutions.md is the exercises'
+# solutions page (the tests put the same code into the notebooks).
+include_patterns = ["*.md", "notebooks/solutions.md", "notebooks/[!_.]*.py",
+                    "notebooks/[!_.]*.ipynb"]
 
 # A notebook kept both as ``name.py`` (the jupytext source) and
 # ``name.ipynb`` would be two documents with one name; the ``.py`` wins.

@@ -118,7 +118,8 @@ print("L->H:\n", run_path("lh", one), "\nH->L:\n", run_path("hl", one))
 # A $k \times k$ kernel adds the offsets
 # $(i, j) \in \mathcal{N}_k = \{-\tfrac{k-1}{2}, \dots, \tfrac{k-1}{2}\}^2$,
 # each with its own weight $W_{i,j}$, and a read outside the map is zero
-# (zero padding). This is the paper's Eq. 3:
+# (zero padding). Unrolling Eq. 4 (below) gives these per-pixel sums, the
+# form of Eq. 3 and what octref's loops evaluate:
 #
 # $$
 # \begin{aligned}
@@ -294,15 +295,18 @@ assert np.all(y.high == b.high[None, :, None, None])
 assert np.all(y.low == b.low[None, :, None, None])
 
 # %% [markdown]
-# ## A pitfall: reading Eq. 3 literally
+# ## A pitfall: the H→L formula as printed
 #
-# The paper prints the H→L term as
-# $X^H_{2p + 0.5 + i,\; 2q + 0.5 + j}$, with the offset $i$ *outside* the
-# doubling. Read literally, the offset moves one **high** pixel, and the
-# kernel slides over overlapping blocks; Eq. 4, the official code and
-# octref all step one **low** pixel, $2(p + i) + 0.5$, two high pixels.
-# `octref.loops.high_to_low_literal` computes the literal reading so the
-# difference can be seen.
+# The paper prints $X^H$ at $(2p + 0.5 + i,\; 2q + 0.5 + j)$; unrolling Eq. 4
+# gives the $2 \times 2$ block centred at $(2(p + i) + 0.5,\; 2(q + j) + 0.5)$;
+# the two differ for $k > 1$, and every implementation, octref's included,
+# computes Eq. 4.
+#
+# In the printed form the offset $i$ sits *outside* the doubling, so taken as
+# printed it moves one **high** pixel and the kernel slides over overlapping
+# blocks. Eq. 4, the official code and octref all step one **low** pixel, two
+# high pixels. `octref.loops.high_to_low_literal` computes the printed form so
+# the difference can be seen.
 #
 # For $k = 1$ there is no offset, and the two agree:
 

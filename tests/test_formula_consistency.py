@@ -1,0 +1,186 @@
+"""The H->L formula is stated one way everywhere (issue 14, item 1).
+
+The one statement: **the paper prints X^H at (2p+0.5+i, 2q+0.5+j); unrolling Eq. 4
+gives the 2x2 block centred at (2(p+i)+0.5, 2(q+j)+0.5); the two differ for k > 1
+and every implementation, octref's included, computes Eq. 4.**
+
+This test reads the prose of README.md, docs/*.md, the notebooks (markdown cells
+and comments) and the octref package (docstrings and comments) and fails on a
+sentence that contradicts it. The two forms are recognised after deleting
+whitespace, braces, ``*``, ``\\,`` ``\\;`` ``\\!`` ``\\big`` ``\\left`` ``\\right``
+(so ``2 p + 0.5 + i``, ``2q + 0.5 + j``, ``2(p + i) + 0.5``, ``2 * (q + j) + 0.5``
+and their LaTeX spellings all count):
+
+* the printed form: ``2p+0.5+i`` or ``2q+0.5+j``;
+* the unrolled form: ``2(p+i)+0.5`` or ``2(q+j)+0.5``.
+
+Text is cut into clauses: paragraphs (blank-line separated; a paragraph ending
+in ":" is joined to the next, so a sentence introducing a displayed equation is
+read with it), then sentences (a ".", "!" or "?" followed by a space and a
+capital letter, backtick or "$"), then at every ";" (not LaTeX's ``\\;``).
+Allowed phrasing, clause by clause:
+
+1. A clause may name only one of the two forms (write "...; ..." or two
+   sentences to contrast them).
+2. A clause with the printed form must say whose it is: it contains "print"
+   (prints, printed), "paper", "Eq. 3" or "literal"; and it must not say Eq. 4 or
+   an implementation computes it: no "Eq. 4", "unroll", and no "octref", "the
+   loops", "im2col", "rowshift" or "implementation(s)" followed by "compute",
+   "implement" or "evaluate". (``high_to_low_literal computes ...``, the function
+   that exists to compute the printed form, is fine.)
+3. A clause with the unrolled form must not attribute it to the paper's print:
+   no "print", "paper" or "literal" in it (say "Eq. 4", "unrolling Eq. 4",
+   "octref's loops", "the official code").
+
+Code itself (string literals such as figure titles) is not read.
+"""
+
+import ast
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_NOISE = re.compile(r"\s+|[{}*]|\\[,;!]|\\(?:big|Big|left|right)\b")
+PRINTED = re.compile(r"2p\+0\.5\+i|2q\+0\.5\+j")
+UNROLLED = re.compile(r"2\(p\+i\)\+0\.5|2\(q\+j\)\+0\.5")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`$])")
+_NAMES_OWNER = re.compile(r"print|paper|eq\.\s*3|literal", re.IGNORECASE)
+_CLAIMS_COMPUTED = re.compile(
+    r"eq\.\s*4|unroll|\b(octref|the loops|im2col|rowshift|implementations?)\s+"
+    r"(also\s+)?(comput|implement|evaluat)", re.IGNORECASE)
+_ATTRIBUTES_TO_PRINT = re.compile(r"print|paper|literal", re.IGNORECASE)
+
+
+def normalise(text):
+    return _NOISE.sub("", text)
+
+
+def clauses(text):
+    """Cut prose into the clauses the rules apply to (see the module docstring)."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    joined = []
+    for paragraph in paragraphs:
+        if joined and joined[-1].rstrip().endswith(":"):
+            joined[-1] += "\n" + paragraph
+        else:
+            joined.append(paragraph)
+    for paragraph in joined:
+        for sentence in _SENTENCE_END.split(paragraph):
+            # A ";" ends a clause; LaTeX's thin space "\\;" does not.
+            yield from (part for part in re.split(r"(?<!\\);", sentence) if part.strip())
+
+
+def problems(text):
+    """Each clause of ``text`` that breaks a rule, with the rule it breaks."""
+    found = []
+    for clause in clauses(text):
+        flat = normalise(clause)
+        printed, unrolled = PRINTED.search(flat), UNROLLED.search(flat)
+        words = " ".join(clause.split())
+        if printed and unrolled:
+            found.append(f"names both forms in one clause: {words!r}")
+        elif printed:
+            if not _NAMES_OWNER.search(clause):
+                found.append(f"printed form not called the paper's print: {words!r}")
+            elif _CLAIMS_COMPUTED.search(clause):
+                found.append(f"printed form said to be what is computed: {words!r}")
+        elif unrolled and _ATTRIBUTES_TO_PRINT.search(clause):
+            found.append(f"unrolled (Eq. 4) form called the paper's print: {words!r}")
+    return found
+
+
+def _python_prose(source):
+    """Docstrings and comments of a Python module, one paragraph each."""
+    parts = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node)
+            if doc:
+                parts.append(doc)
+    comments = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            comments.append(token.string.lstrip("#").strip())
+        elif token.type == tokenize.NL and comments and comments[-1] != "":
+            comments.append("")
+    parts.append("\n".join(comments))
+    return "\n\n".join(parts)
+
+
+def _notebook_prose(path):
+    cells = jupytext.read(path).cells
+    parts = []
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+        else:
+            parts.append(_python_prose(cell.source) if _parses(cell.source) else "")
+    return "\n\n".join(parts)
+
+
+def _parses(source):
+    try:
+        ast.parse(source)
+    except SyntaxError:  # a cell with IPython magics only
+        return False
+    return True
+
+
+def _sources():
+    yield ROOT / "README.md", (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        yield path, path.read_text(encoding="utf-8")
+    for path in sorted((ROOT / "notebooks").glob("[!_.]*.py")):
+        yield path, _notebook_prose(path)
+    for path in sorted((ROOT / "notebooks").glob("*.md")):
+        yield path, path.read_text(encoding="utf-8")
+    for path in sorted((ROOT / "octref").rglob("*.py")):
+        yield path, _python_prose(path.read_text(encoding="utf-8"))
+
+
+SOURCES = list(_sources())
+
+
+@pytest.mark.parametrize("path,text", SOURCES, ids=[str(p.relative_to(ROOT)) for p, _ in SOURCES])
+def test_no_contradicting_statement(path, text):
+    found = problems(text)
+    assert not found, f"{path.relative_to(ROOT)}:\n  " + "\n  ".join(found)
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/math.md", "notebooks/02_octconv_by_hand.py"])
+def test_the_statement_is_made(name):
+    """The places that teach the formula state both forms and that they differ for k > 1."""
+    path = ROOT / name
+    text = _notebook_prose(path) if path.suffix == ".py" else path.read_text(encoding="utf-8")
+    flat = normalise(text)
+    assert PRINTED.search(flat) and UNROLLED.search(flat), f"{name} must state both forms"
+    assert re.search(r"k\s*>\s*1", text), f"{name} must say the two differ for k > 1"
+
+
+@pytest.mark.parametrize("text", [
+    # the issue's examples of contradicting statements
+    "This is the paper's Eq. 3:\n\n$$ X^H_{2(p+i)+0.5,\\; 2(q+j)+0.5} $$",
+    "Unrolling f, up and pool gives the per-pixel form: $X^H_{(2p + 0.5 + i, 2q + 0.5 + j)}$.",
+    "octref computes X^H at 2p + 0.5 + i, as the paper prints.",
+    "Eq. 4 reads 2(p+i)+0.5 while the paper prints 2p+0.5+i.",
+])
+def test_contradictions_are_caught(text):
+    assert problems(text)
+
+
+@pytest.mark.parametrize("text", [
+    "The paper prints X^H at (2p+0.5+i, 2q+0.5+j); unrolling Eq. 4 gives the 2x2 block "
+    "centred at (2(p+i)+0.5, 2(q+j)+0.5); the two differ for k > 1 and every "
+    "implementation, octref's included, computes Eq. 4.",
+    "Eq. 3 read literally, $X^H_{(2p+0.5+i,\\,2q+0.5+j)}$, applies the offset on the high grid.",
+    "`octref.loops.high_to_low_literal` computes the printed form 2p + 0.5 + i.",
+    "Low pixel (p, q) sums the block means at $(2(p+i)+0.5,\\, 2(q+j)+0.5)$.",
+])
+def test_the_allowed_phrasing_passes(text):
+    assert not problems(text)
