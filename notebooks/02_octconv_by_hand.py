@@ -31,9 +31,23 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import check
 
 from octref import Octave, OctaveWeights, im2col, loops, receptive_field, viz
+from octref.octave import octave_weight_shapes
 from octref.sampling import pool2x2, upsample2x_nearest
+
+# %% [markdown]
+# ## The layer in one picture
+#
+# The paper's Fig. 2 draws the layer; `viz.plot_octave_layer` draws it for any
+# configuration with the shapes octref computes. Here a ResNet-sized layer, 64
+# channels in and out, half of them low, on a $56 \times 56$ map: the four
+# paths, the pooling on H→L, the upsampling after L→H, and the size of every
+# map and weight.
+
+# %%
+viz.plot_octave_layer(64, 64, 3, 0.5, 0.5, 56, 56)
 
 # %% [markdown]
 # ## The example
@@ -421,4 +435,64 @@ assert widths["H->H->H"] == (2 * k - 1,) * 2 and widths["H->L->H"] == (2 * (2 * 
 viz.plot_receptive_fields(kernel_size=k)
 
 # %% [markdown]
-# **Next:** chapter 3 turns each path's convolution into one matrix product.
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 2.1.** Take the kernel `pair` below (the centre and its right
+# neighbour). Predict the whole H→L output for the $4 \times 4$ example, a
+# $2 \times 2$ array. (Use the block means found above.)
+
+# %%
+pair = np.array([[0, 0, 0],
+                 [0, 1, 1],
+                 [0, 0, 0]])
+
+# %% exercise="2.1"
+answer = ...  # Y^L, a 2x2 array
+
+# %%
+check("2.1", answer, run_path("hl", pair))
+
+# %% [markdown]
+# **Exercise 2.2.** Now the printed form with the same kernel: what is
+# `loops.high_to_low_literal` at pixel $(0, 0)$? (Its right tap is the block
+# one *high* pixel to the right.)
+
+# %% exercise="2.2"
+answer = ...  # a number
+
+# %%
+check("2.2", answer, loops.high_to_low_literal(X_high[None, None], pair[None, None])[0, 0, 0, 0])
+
+# %% [markdown]
+# **Exercise 2.3.** Predict the receptive field for $k = 5$: its width through
+# L→H (one layer) and through H→L→H (two layers). Answer `(lh, hlh)`.
+
+# %% exercise="2.3"
+answer = ...  # (width through L->H, width through H->L->H)
+
+# %%
+measured = tuple(receptive_field.support_size(receptive_field.receptive_field(s, kernel_size=5))[0]
+                 for s in ("L->H", "H->L->H"))
+check("2.3", answer, measured)
+
+# %% [markdown]
+# **Exercise 2.4.** A layer from 16 to 32 channels, $3 \times 3$, with
+# $\alpha_\text{in} = 0.25$ and $\alpha_\text{out} = 0.5$: what is the shape of
+# its H→L weight $W^{HL}$? (Weights are `(C_out, C_in / groups, k, k)`; draw
+# the layer with `viz.plot_octave_layer` to check your reasoning.)
+
+# %% exercise="2.4"
+answer = ...  # a 4-tuple
+
+# %%
+check("2.4", answer, octave_weight_shapes(16, 32, 3, 0.25, 0.5).hl)
+
+# %% [markdown]
+# **Next:** [chapter 3](03_loops_to_im2col.py) turns each path's convolution
+# into one matrix product. **Previous:** [chapter 1](01_frequencies.py).

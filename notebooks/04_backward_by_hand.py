@@ -23,7 +23,9 @@
 # against finite differences.
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import answered, check
 
 from octref import Octave, OctaveWeights, gradcheck, im2col, init_octave_weights, loops
 from octref.sampling import (
@@ -66,10 +68,20 @@ def matrix_of(linear_map, in_shape):
 
 
 A_pool = matrix_of(pool2x2, (3, 3))
-print(A_pool)
 assert A_pool.shape == (4, 9)
 # Row 0 averages 4 pixels, rows 1 and 2 the 2 pixels of an edge block, row 3 the corner pixel.
 assert np.allclose(A_pool.max(axis=1), [1 / 4, 1 / 2, 1 / 2, 1])
+
+fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
+ax.imshow(A_pool, cmap="Blues", vmin=0, vmax=1.4)
+for (row, col), value in np.ndenumerate(A_pool):
+    if value:
+        ax.text(col, row, {0.25: "1/4", 0.5: "1/2", 1.0: "1"}[value], ha="center", va="center")
+ax.set_xticks(range(9), [f"x[{r},{c}]" for r in range(3) for c in range(3)], fontsize=9)
+ax.set_yticks(range(4), [f"y[{r},{c}]" for r in range(2) for c in range(2)])
+ax.set_xlabel("input pixel (column k = the pooling of the k-th unit image)")
+ax.set_title("pool2x2 on a 3×3 map as a 4×9 matrix: each row averages one block")
+plt.show()
 
 # %% [markdown]
 # Ceil-mode pooling of an odd side averages only the in-bounds pixels of the
@@ -333,5 +345,59 @@ for impl in ("im2col", "loops"):
     assert len(results) == 8 and all(r.passed for r in results)
 
 # %% [markdown]
-# **Next:** chapter 5 looks at *where* pooling puts its samples, and what
-# goes wrong when H→L uses a strided convolution instead.
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 4.1.** Write `pool2x2_backward` yourself, for a 2-D gradient
+# `dy` of shape $(\lceil h/2 \rceil, \lceil w/2 \rceil)$ and the input size
+# `(h, w)`: pixel $(r, s)$ gets $dy_{\lfloor r/2 \rfloor, \lfloor s/2 \rfloor}$
+# divided by the number of in-bounds pixels of its block. Set `answer` to your
+# function; the check compares it with octref's on even and odd sizes.
+
+# %% exercise="4.1"
+def my_pool2x2_backward(dy, in_size):
+    ...
+
+
+answer = ...  # answer = my_pool2x2_backward
+
+# %%
+if answered("4.1", answer):
+    for in_size in [(4, 4), (3, 3), (5, 6), (1, 7)]:
+        dy = rng.standard_normal(((in_size[0] + 1) // 2, (in_size[1] + 1) // 2))
+        mine = np.asarray(answer(dy, in_size))
+        assert mine.shape == in_size and np.allclose(mine, pool2x2_backward(dy, in_size)), \
+            f"Exercise 4.1: wrong gradient for in_size {in_size}"
+    print("Exercise 4.1: right.")
+
+# %% [markdown]
+# **Exercise 4.2.** Look at the picture of `A_pool` again. Predict its
+# column sums, `A_pool.sum(axis=0)`, laid out as the $3 \times 3$ input they
+# belong to. (Which backward pass computes exactly this?)
+
+# %% exercise="4.2"
+answer = ...  # a 3x3 array
+
+# %%
+check("4.2", answer, A_pool.sum(axis=0).reshape(3, 3))
+
+# %% [markdown]
+# **Exercise 4.3.** Upsampling a $2 \times 2$ map to $3 \times 3$ copies
+# each low pixel into the in-bounds part of its block. Predict
+# `upsample2x_nearest_backward(np.ones((3, 3)), (2, 2))`.
+
+# %% exercise="4.3"
+answer = ...  # a 2x2 array
+
+# %%
+check("4.3", answer, upsample2x_nearest_backward(np.ones((3, 3)), (2, 2)))
+
+# %% [markdown]
+# **Next:** [chapter 5](05_misalignment.py) looks at *where* pooling puts its
+# samples, and what goes wrong when H→L uses a strided convolution instead.
+# **Previous:** [chapter 3](03_loops_to_im2col.py).

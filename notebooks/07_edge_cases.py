@@ -25,7 +25,9 @@
 # im2col, which must agree.
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import answered, check
 
 from octref import (
     Octave,
@@ -35,8 +37,10 @@ from octref import (
     init_octave_weights,
     loops,
     split_channels,
+    viz,
 )
-from octref.sampling import pool2x2, upsample2x_nearest
+from octref.octave import octave_weight_shapes
+from octref.sampling import pool2x2, upsample2x_nearest, upsample2x_nearest_backward
 
 rng = np.random.default_rng(0)
 
@@ -88,9 +92,29 @@ assert upsample2x_nearest(pool2x2(x7), (7, 7)).shape == (7, 7)
 
 # %% [markdown]
 # Ceil mode alone is not enough. The last block of an odd row holds 2 pixels
-# (the corner block 1), and octref averages only those. Zero-padding to an
-# even size and averaging 4 pixels ("count_include_pad") darkens the border:
-# a constant map no longer pools to a constant.
+# (the corner block 1), and octref averages only those. The picture shows the
+# blocks of a $7 \times 7$ map and how many pixels each one averages:
+
+# %%
+counts = upsample2x_nearest_backward(np.ones((7, 7)), (4, 4))  # pixels per block
+fig, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
+ax.imshow(upsample2x_nearest(counts, (7, 7)), cmap="Blues", vmin=0, vmax=5)
+for r in range(4):
+    for c in range(4):
+        ax.add_patch(plt.Rectangle((2 * c - 0.5, 2 * r - 0.5), 2, 2, fill=False, lw=2))
+        ax.text(min(2 * c + 0.5, 6), min(2 * r + 0.5, 6), f"{counts[r, c]:.0f} px",
+                ha="center", va="center", fontsize=10)
+ax.set_xlim(-0.5, 6.5)
+ax.set_ylim(6.5, -0.5)
+ax.set_xticks(range(7))
+ax.set_yticks(range(7))
+ax.set_title("ceil-mode 2×2 blocks of a 7×7 map")
+plt.show()
+assert counts[0, 0] == 4 and counts[0, 3] == 2 and counts[3, 3] == 1
+
+# %% [markdown]
+# Zero-padding to an even size and averaging 4 pixels ("count_include_pad")
+# darkens the border: a constant map no longer pools to a constant.
 
 # %%
 ones = np.ones((7, 7))
@@ -132,6 +156,9 @@ except ValueError as exc:
 # $\lceil 7/2 \rceil = 4$ and $\lceil 4/2 \rceil = 2$:
 
 # %%
+viz.plot_octave_layer(6, 6, 3, 0.5, 0.5, 7, 7, stride=2)
+
+# %%
 x = random_octave(1, 3, 3, 7)
 y = both(x, w, stride=2)
 assert shapes(y) == ((1, 3, 4, 4), (1, 3, 2, 2))
@@ -149,6 +176,9 @@ assert np.allclose(y_lh.high, conv_forward(x.low, w.lh, padding=1)[0])
 # paths H→H and H→L, and the last has $\alpha_\text{out} = 0$ and only H→H
 # and L→H. Paths that do not exist have weight `None`, and a missing group is
 # `None` in the `Octave`:
+
+# %%
+viz.plot_octave_layer(3, 8, 3, 0.0, 0.5, 9, 9)
 
 # %%
 w_first = init_octave_weights(3, 8, 3, alpha_in=0.0, alpha_out=0.5, rng=rng)
@@ -200,6 +230,9 @@ assert shapes(both(x_all_low, w_up)) == ((2, 4, 8, 8), (2, 4, 4, 4))
 # A depthwise layer ($\text{groups} = C_\text{in}$) convolves every channel
 # with its own filter and never mixes channels, so it cannot mix frequencies
 # either: only H→H and L→L exist, each depthwise within its group.
+
+# %%
+viz.plot_octave_layer(8, 8, 3, 0.5, 0.5, 7, 7, groups=8)
 
 # %%
 w_dw = init_octave_weights(8, 8, 3, 0.5, 0.5, groups=8, rng=rng)
@@ -334,6 +367,84 @@ for argument, call in bad_calls.items():
         assert argument in str(exc)
 
 # %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 7.1.** A stride-2 octave layer gets a $7 \times 9$ high map.
+# Predict the spatial size of its low output $Y^L$, `(rows, cols)`.
+
+# %% exercise="7.1"
+answer = ...  # (rows, cols) of Y^L
+
+# %%
+y = both(Octave(rng.standard_normal((1, 3, 7, 9)), rng.standard_normal((1, 3, 4, 5))), w,
+         stride=2)
+check("7.1", answer, y.low.shape[2:])
+
+# %% [markdown]
+# **Exercise 7.2.** Which paths does a depthwise layer with 6 channels,
+# $\alpha_\text{in} = \alpha_\text{out} = 1/3$, have, and what is the shape of its
+# $W^{LL}$? Answer `(paths, shape)`, the paths as a tuple of names such as
+# `("hh", "hl")`.
+
+# %% exercise="7.2"
+answer = ...  # (tuple of path names, shape of W^LL)
+
+# %%
+layer = octave_weight_shapes(6, 6, 3, 1 / 3, 1 / 3, groups=6)
+present = tuple(p for p, shape in zip(OctaveWeights._fields, layer) if shape is not None)
+if answered("7.2", answer):
+    assert tuple(answer[0]) == present and tuple(answer[1]) == layer.ll, \
+        f"Exercise 7.2: {answer!r} is not it; draw it with viz.plot_octave_layer"
+    print("Exercise 7.2: right.")
+
+# %% [markdown]
+# **Exercise 7.3 (find the bug).** Here is an OctConv as a blog post might
+# write it: Eq. 4, one line per path, in octref's calling convention for
+# `octref.testing.check_octconv`. One line is wrong. Read it, decide which
+# known bug it has, and answer with its key in `octref.testing.KNOWN_BUGS`
+# (printed below). The check cell then runs `check_octconv` on it and prints
+# octref's diagnosis.
+
+# %%
+from octref.testing import KNOWN_BUGS, OctConvConfig, check_octconv
+
+
+def blog_octconv(x_high, x_low, w_hh, w_hl, w_lh, w_ll, b_high, b_low, stride, padding, groups):
+    def f(x, weight):
+        return conv_forward(x, weight, padding=padding)[0]
+    size = x_high.shape[2:]
+    y_high = f(x_high, w_hh) + f(upsample2x_nearest(x_low, size), w_lh)
+    y_low = f(x_low, w_ll) + f(pool2x2(x_high), w_hl)
+    return y_high, y_low
+
+
+for key, bug in KNOWN_BUGS.items():
+    print(f"{key:18s} {bug.name}")
+
+# %% exercise="7.3"
+answer = ...  # a key of KNOWN_BUGS, e.g. "floor_pool"
+
+# %%
+if answered("7.3", answer):
+    layers = [OctConvConfig(4, 4, 3, 0.5, 0.5, height=size, width=size) for size in (4, 5)]
+    try:
+        check_octconv(blog_octconv, configs=layers)
+    except AssertionError as failure:
+        diagnosis = str(failure)
+    else:
+        raise AssertionError("octref.testing should have found the bug")
+    print(diagnosis.split("diagnosis:")[-1].strip())
+    assert answer in KNOWN_BUGS, f"Exercise 7.3: {answer!r} is not a key of KNOWN_BUGS"
+    assert KNOWN_BUGS[answer].name in diagnosis, f"Exercise 7.3: not {answer!r}; read the diagnosis"
+    print("Exercise 7.3: right.")
+
+# %% [markdown]
 # That is the course. The package's docstrings state every shape and
 # equation in the same notation, and `octref.loops` stays the place to read
-# what any configuration computes, one pixel at a time.
+# what any configuration computes, one pixel at a time. Back to
+# [chapter 1](01_frequencies.py); **previous:** [chapter 6](06_cost.py).
