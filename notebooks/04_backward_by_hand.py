@@ -23,6 +23,7 @@
 # against finite differences.
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import answered, check

@@ -25,6 +25,7 @@
 # im2col, which must agree.
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 from _exercises import answered, check
@@ -98,7 +99,7 @@ assert upsample2x_nearest(pool2x2(x7), (7, 7)).shape == (7, 7)
 # %%
 counts = upsample2x_nearest_backward(np.ones((7, 7)), (4, 4))  # pixels per block
 fig, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
-ax.imshow(upsample2x_nearest(counts, (7, 7)), cmap="Blues", vmin=0, vmax=5)
+ax.imshow(upsample2x_nearest(counts, (7, 7)), cmap="Blues", vmin=0, vmax=9)
 for r in range(4):
     for c in range(4):
         ax.add_patch(plt.Rectangle((2 * c - 0.5, 2 * r - 0.5), 2, 2, fill=False, lw=2))
