@@ -15,8 +15,12 @@ Build with ``bash docs/build.sh`` (it installs the pinned KaTeX and runs
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+
+from docutils import nodes
+from sphinx import addnodes
 
 DOCS = Path(__file__).resolve().parent
 KATEX_DIST = DOCS / "node_modules" / "katex" / "dist"
@@ -126,6 +130,13 @@ html_theme = "furo"
 html_title = "octref"
 html_copy_source = False
 html_show_sourcelink = False
+# figures.css widens the column on wide screens; figures.js links every figure
+# to its full-size image. figures/ holds the layer figure and the tour's key
+# figures shown on the front pages, drawn by make_figures.py (committed: the
+# README shows them too).
+html_static_path = ["_static"]
+html_css_files = ["figures.css"]
+html_js_files = ["figures.js"]
 
 
 def _drop_empty_notebook_toctree(app, docname, source):
@@ -154,6 +165,68 @@ def _skip_namedtuple_field_aliases(app, what, name, obj, skip, options):
     return None
 
 
+# Symbols of array shapes such as (N, C_H, H, W): the Python domain turns every
+# name in a ``:type:`` into a cross-reference, and a fuzzy match would link
+# "H" to a module constant of the same name. These never name an object.
+_SHAPE_SYMBOL = re.compile(r"^(?:[A-Za-z]|[CHWN]_\w+|[a-z]_(?:in|out|low|high))$")
+
+
+def _fix_notebook_links(app, doctree):
+    """Point links between notebooks, e.g. ``[chapter 2](02_octconv_by_hand.py)``, at their pages.
+
+    MyST resolves a relative link with ``Path.resolve()``, which follows the
+    ``docs/notebooks`` symlink out of the source tree; the link then names a
+    document "/.../notebooks/02_octconv_by_hand" that Sphinx does not know.
+    The same link works in Jupyter and on a code host, so it is kept and
+    mapped back here.
+    """
+    real = str(NOTEBOOKS.resolve()) + "/"
+    for node in doctree.findall(addnodes.pending_xref):
+        target = node.get("reftarget", "")
+        if node.get("refdomain") == "doc" and target.startswith(real):
+            node["reftarget"] = "notebooks/" + target[len(real):]
+
+
+def _unlink_shape_symbols(app, doctree):
+    """Turn cross-references to shape symbols (H, W, C_H, ...) back into text."""
+    for node in list(doctree.findall(addnodes.pending_xref)):
+        if node.get("refdomain") == "py" and _SHAPE_SYMBOL.match(node.get("reftarget", "")):
+            node.replace_self(node.children or nodes.Text(node["reftarget"]))
+
+
+_FIELD_SECTIONS = {"Parameters", "Attributes", "Returns", "Yields", "Raises",
+                   "Other Parameters", "Keyword Arguments"}
+
+
+def _notes_after_fields(app, what, name, obj, options, lines):
+    """Start a Notes section at a paragraph that follows a field list.
+
+    In a NumPy docstring, a paragraph written after the last entry of
+    "Attributes" (or "Parameters", ...) at the entries' indentation is read by
+    napoleon as one more entry: its first words become a bold pseudo-parameter
+    and its ``literals`` are shown with their backticks. A field entry is a
+    line followed by its indented description; a line of four or more words
+    after a blank line, not followed by an indented line, is prose, so a
+    "Notes" heading is put before it. Runs before napoleon (priority 400).
+    """
+    section = None
+    out = []
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"} and line.strip():
+            section = line.strip()
+        elif (section in _FIELD_SECTIONS and line and not line[0].isspace()
+              and i > 0 and not lines[i - 1].strip() and len(line.split()) >= 4):
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            if not (following.startswith(" ") and following.strip()):
+                out += ["Notes", "-----"]
+                section = "Notes"
+        out.append(line)
+    lines[:] = out
+
+
 def setup(app):
     app.connect("source-read", _drop_empty_notebook_toctree)
     app.connect("autodoc-skip-member", _skip_namedtuple_field_aliases)
+    app.connect("autodoc-process-docstring", _notes_after_fields, priority=400)
+    app.connect("doctree-read", _unlink_shape_symbols)
+    app.connect("doctree-read", _fix_notebook_links)
