@@ -446,7 +446,8 @@ if answered("7.3", answer):
     print("Exercise 7.3: right.")
 
 # %% [markdown]
-# That is the course. The package's docstrings state every shape and
-# equation in the same notation, and `octref.loops` stays the place to read
-# what any configuration computes, one pixel at a time. Back to
-# [chapter 1](01_frequencies.py); **previous:** [chapter 6](06_cost.py).
+# The package's docstrings state every shape and equation in the same
+# notation, and `octref.loops` stays the place to read what any
+# configuration computes, one pixel at a time.
+#
+# **Previous:** [chapter 6](06_cost.py). **Start again:** [chapter 1](01_frequencies.py).
