@@ -6,31 +6,37 @@ and every implementation, octref's included, computes Eq. 4.**
 
 This test reads the prose of README.md, docs/*.md, the notebooks (markdown cells
 and comments) and the octref package (docstrings and comments) and fails on a
-sentence that contradicts it. The two forms are recognised after deleting
-whitespace, braces, ``*``, ``\\,`` ``\\;`` ``\\!`` ``\\big`` ``\\left`` ``\\right``
-(so ``2 p + 0.5 + i``, ``2q + 0.5 + j``, ``2(p + i) + 0.5``, ``2 * (q + j) + 0.5``
-and their LaTeX spellings all count):
+sentence that contradicts it. The two forms are recognised with any whitespace,
+braces, ``*``, ``\\,`` ``\\;`` ``\\!`` ``\\big`` ``\\left`` ``\\right`` between their
+characters (so ``2 p + 0.5 + i``, ``2q + 0.5 + j``, ``2(p + i) + 0.5``,
+``2 * (q + j) + 0.5`` and their LaTeX spellings all count):
 
 * the printed form: ``2p+0.5+i`` or ``2q+0.5+j``;
 * the unrolled form: ``2(p+i)+0.5`` or ``2(q+j)+0.5``.
 
-Text is cut into clauses: paragraphs (blank-line separated; a paragraph ending
-in ":" is joined to the next, so a sentence introducing a displayed equation is
-read with it), then sentences (a ".", "!" or "?" followed by a space and a
-capital letter, backtick or "$"), then at every ";" (not LaTeX's ``\\;``).
-Allowed phrasing, clause by clause:
+Text is cut into paragraphs (blank-line separated; a paragraph ending in ":" is
+joined to the next, so a sentence introducing a displayed equation is read with
+it), sentences (a ".", "!" or "?" followed by a space and a capital letter,
+backtick or "$") and clauses (at every ";", not LaTeX's ``\\;``). Around each
+form, its *context* is the clause's text on either side of it, up to the next
+form or a word of contrast ("not", "never", "unlike", "rather than", "instead
+of", "while", "whereas", "but", "versus"). The rules:
 
-1. A clause may name only one of the two forms (write "...; ..." or two
-   sentences to contrast them).
-2. A clause with the printed form must say whose it is: it contains "print"
-   (prints, printed), "paper", "Eq. 3" or "literal"; and it must not say Eq. 4 or
-   an implementation computes it: no "Eq. 4", "unroll", and no "octref", "the
-   loops", "im2col", "rowshift" or "implementation(s)" followed by "compute",
-   "implement" or "evaluate". (``high_to_low_literal computes ...``, the function
-   that exists to compute the printed form, is fine.)
-3. A clause with the unrolled form must not attribute it to the paper's print:
-   no "print", "paper" or "literal" in it (say "Eq. 4", "unrolling Eq. 4",
+1. The printed form must be said to be the paper's: "print" (prints, printed),
+   "paper", "Eq. 3" or "literal" in its context, or anywhere in its paragraph
+   or the paragraph before it (a docstring's summary line counts).
+2. The printed form must not be said to be what Eq. 4 or an implementation
+   computes: no "Eq. 4" or "unroll", and no "octref", "the loops", "im2col",
+   "rowshift" or "implementation(s)" followed by "compute", "implement" or
+   "evaluate", in its context. (``high_to_low_literal computes ...`` is fine:
+   that function exists to compute the printed form.)
+3. The unrolled form must not be attributed to the paper's print: no "print",
+   "paper" or "literal" in its context (say "Eq. 4", "unrolling Eq. 4",
    "octref's loops", "the official code").
+
+So "the paper prints 2p+0.5+i; unrolling Eq. 4 gives 2(p+i)+0.5" and "Eq. 4
+reads 2(p+i)+0.5, not the printed 2p+0.5+i" pass, while "the paper's Eq. 3:
+... 2(p+i)+0.5" and "octref computes 2p+0.5+i" fail.
 
 Code itself (string literals such as figure titles) is not read.
 """
@@ -46,10 +52,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_NOISE = re.compile(r"\s+|[{}*]|\\[,;!]|\\(?:big|Big|left|right)\b")
-PRINTED = re.compile(r"2p\+0\.5\+i|2q\+0\.5\+j")
-UNROLLED = re.compile(r"2\(p\+i\)\+0\.5|2\(q\+j\)\+0\.5")
+_NOISE = r"(?:\s|[{}*]|\\[,;!]|\\(?:big|Big|left|right)\b)*"
+
+
+def _form(*spellings):
+    """A regex for spellings such as "2p+0.5+i", allowing _NOISE between characters."""
+    return re.compile("|".join(_NOISE.join(re.escape(ch) for ch in text) for text in spellings))
+
+
+PRINTED = _form("2p+0.5+i", "2q+0.5+j")
+UNROLLED = _form("2(p+i)+0.5", "2(q+j)+0.5")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`$])")
+_CONTRAST = re.compile(r"\b(?:not|never|unlike|rather than|instead of|while|whereas|but|versus)\b",
+                       re.IGNORECASE)
 _NAMES_OWNER = re.compile(r"print|paper|eq\.\s*3|literal", re.IGNORECASE)
 _CLAIMS_COMPUTED = re.compile(
     r"eq\.\s*4|unroll|\b(octref|the loops|im2col|rowshift|implementations?)\s+"
@@ -57,41 +72,54 @@ _CLAIMS_COMPUTED = re.compile(
 _ATTRIBUTES_TO_PRINT = re.compile(r"print|paper|literal", re.IGNORECASE)
 
 
-def normalise(text):
-    return _NOISE.sub("", text)
-
-
-def clauses(text):
-    """Cut prose into the clauses the rules apply to (see the module docstring)."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+def _paragraphs(text):
+    """Blank-line separated paragraphs; one ending in ":" is joined to the next."""
     joined = []
-    for paragraph in paragraphs:
+    for paragraph in (p.strip() for p in re.split(r"\n\s*\n", text)):
+        if not paragraph:
+            continue
         if joined and joined[-1].rstrip().endswith(":"):
             joined[-1] += "\n" + paragraph
         else:
             joined.append(paragraph)
-    for paragraph in joined:
-        for sentence in _SENTENCE_END.split(paragraph):
-            # A ";" ends a clause; LaTeX's thin space "\\;" does not.
-            yield from (part for part in re.split(r"(?<!\\);", sentence) if part.strip())
+    return joined
+
+
+def _clauses(paragraph):
+    for sentence in _SENTENCE_END.split(paragraph):
+        # A ";" ends a clause; LaTeX's thin space "\;" does not.
+        yield from (part for part in re.split(r"(?<!\\);", sentence) if part.strip())
+
+
+def _contexts(clause):
+    """(kind, before, after) for each form in the clause, cut at the next form or contrast."""
+    found = sorted([(m.start(), m.end(), "printed") for m in PRINTED.finditer(clause)]
+                   + [(m.start(), m.end(), "unrolled") for m in UNROLLED.finditer(clause)])
+    for k, (start, end, kind) in enumerate(found):
+        before = clause[found[k - 1][1] if k else 0:start]
+        after = clause[end:found[k + 1][0] if k + 1 < len(found) else len(clause)]
+        before = _CONTRAST.split(before)[-1]
+        after = _CONTRAST.split(after)[0]
+        yield kind, before, after
 
 
 def problems(text):
-    """Each clause of ``text`` that breaks a rule, with the rule it breaks."""
+    """Each form in ``text`` used against the rules, with the rule it breaks."""
     found = []
-    for clause in clauses(text):
-        flat = normalise(clause)
-        printed, unrolled = PRINTED.search(flat), UNROLLED.search(flat)
-        words = " ".join(clause.split())
-        if printed and unrolled:
-            found.append(f"names both forms in one clause: {words!r}")
-        elif printed:
-            if not _NAMES_OWNER.search(clause):
-                found.append(f"printed form not called the paper's print: {words!r}")
-            elif _CLAIMS_COMPUTED.search(clause):
-                found.append(f"printed form said to be what is computed: {words!r}")
-        elif unrolled and _ATTRIBUTES_TO_PRINT.search(clause):
-            found.append(f"unrolled (Eq. 4) form called the paper's print: {words!r}")
+    paragraphs = _paragraphs(text)
+    for index, paragraph in enumerate(paragraphs):
+        nearby = paragraph + "\n" + (paragraphs[index - 1] if index else "")
+        for clause in _clauses(paragraph):
+            words = " ".join(clause.split())
+            for kind, before, after in _contexts(clause):
+                context = before + " " + after
+                if kind == "printed":
+                    if not (_NAMES_OWNER.search(context) or _NAMES_OWNER.search(nearby)):
+                        found.append(f"printed form not called the paper's print: {words!r}")
+                    if _CLAIMS_COMPUTED.search(context):
+                        found.append(f"printed form said to be what is computed: {words!r}")
+                elif _ATTRIBUTES_TO_PRINT.search(context):
+                    found.append(f"unrolled (Eq. 4) form called the paper's print: {words!r}")
     return found
 
 
@@ -158,8 +186,7 @@ def test_the_statement_is_made(name):
     """The places that teach the formula state both forms and that they differ for k > 1."""
     path = ROOT / name
     text = _notebook_prose(path) if path.suffix == ".py" else path.read_text(encoding="utf-8")
-    flat = normalise(text)
-    assert PRINTED.search(flat) and UNROLLED.search(flat), f"{name} must state both forms"
+    assert PRINTED.search(text) and UNROLLED.search(text), f"{name} must state both forms"
     assert re.search(r"k\s*>\s*1", text), f"{name} must say the two differ for k > 1"
 
 
@@ -168,7 +195,8 @@ def test_the_statement_is_made(name):
     "This is the paper's Eq. 3:\n\n$$ X^H_{2(p+i)+0.5,\\; 2(q+j)+0.5} $$",
     "Unrolling f, up and pool gives the per-pixel form: $X^H_{(2p + 0.5 + i, 2q + 0.5 + j)}$.",
     "octref computes X^H at 2p + 0.5 + i, as the paper prints.",
-    "Eq. 4 reads 2(p+i)+0.5 while the paper prints 2p+0.5+i.",
+    "The H->L sum reads X^H at 2p + 0.5 + i.",
+    "Octave convolution, pixel by pixel.\n\nThe paper's formula: X^H(2(p + i) + 0.5).",
 ])
 def test_contradictions_are_caught(text):
     assert problems(text)
@@ -181,6 +209,12 @@ def test_contradictions_are_caught(text):
     "Eq. 3 read literally, $X^H_{(2p+0.5+i,\\,2q+0.5+j)}$, applies the offset on the high grid.",
     "`octref.loops.high_to_low_literal` computes the printed form 2p + 0.5 + i.",
     "Low pixel (p, q) sums the block means at $(2(p+i)+0.5,\\, 2(q+j)+0.5)$.",
+    "Eq. 4 reads 2(p+i)+0.5 while the paper prints 2p+0.5+i.",
+    "The 2x2 block of X^H centred at (2(p + i) + 0.5, 2(q + j) + 0.5): the offset i steps "
+    "one *low* pixel, as in Eq. 4 (not the printed 2p + 0.5 + i, see high_to_low_literal).",
+    "The H->L term of Eq. 3 as printed.\n\n``X^H(2p + 0.5 + i, 2q + 0.5 + j)``, the mean "
+    "of the block centred there. Eq. 4 (f(pool(X^H); W^HL)), which every implementation "
+    "computes, centres the block at (2(p + i) + 0.5, 2(q + j) + 0.5) instead.",
 ])
 def test_the_allowed_phrasing_passes(text):
     assert not problems(text)
