@@ -262,7 +262,7 @@ assert error < 1e-8
 # $|a - n| \le \text{ATOL} + \text{RTOL}\,|n|$ element by element:
 
 # %%
-print(f"h = {gradcheck.H}, RTOL = {gradcheck.RTOL}, ATOL = {gradcheck.ATOL}")
+print(f"step h = gradcheck.STEP = {gradcheck.STEP}, RTOL = {gradcheck.RTOL}, ATOL = {gradcheck.ATOL}")
 good = gradcheck.check_vjp(pool2x2, x5, c, analytic, name="pool")
 print(good)
 assert good.passed
@@ -288,7 +288,7 @@ assert np.allclose(wrong[..., :4, :4], analytic[..., :4, :4])  # right away from
 # raise instead of printing a meaningless number:
 
 # %%
-assert np.spacing(np.float32(1)) / gradcheck.H > 0.01
+assert np.spacing(np.float32(1)) / gradcheck.STEP > 0.01
 try:
     gradcheck.eval_numerical_gradient_array(pool2x2, x5.astype(np.float32),
                                             c.astype(np.float32))
@@ -298,7 +298,7 @@ except TypeError as exc:
     assert "float64" in str(exc)
 
 # The same difference quotient computed by hand in float32:
-x32, c32, h32 = x5.astype(np.float32), c.astype(np.float32), np.float32(gradcheck.H)
+x32, c32, h32 = x5.astype(np.float32), c.astype(np.float32), np.float32(gradcheck.STEP)
 numeric32 = np.zeros_like(x32)
 for k in range(x32.size):
     step = np.zeros(x32.size, np.float32)
