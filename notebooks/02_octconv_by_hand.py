@@ -124,7 +124,31 @@ hl_by_hand = np.array([[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4],
                        [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]])
 assert np.array_equal(hl_by_hand, [[2.5, 4.5], [10.5, 12.5]])
 assert np.array_equal(run_path("hl", one), hl_by_hand)
-print("L->H:\n", run_path("lh", one), "\nH->L:\n", run_path("hl", one))
+
+# %% [markdown]
+# Drawn on the high grid (a low pixel covers a $2 \times 2$ block of high
+# pixels), the four 1×1 paths are four ways of moving numbers between the
+# grids: H→L averages each block, L→H copies each low pixel into its block.
+
+# %%
+def show_on_high_grid(maps, titles):
+    """Draw 2-D maps side by side at the scale of the 4x4 high grid, values written in."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(2.2 * len(maps), 2.7), layout="constrained")
+    for ax, values, title in zip(axes, maps, titles):
+        scale = 4 // values.shape[0]  # 1 for a high map, 2 for a low one
+        ax.imshow(values, cmap="Blues", vmin=0, vmax=24, extent=(-0.5, 3.5, 3.5, -0.5))
+        for (r, c), v in np.ndenumerate(values):
+            ax.text(scale * c + (scale - 1) / 2, scale * r + (scale - 1) / 2, f"{v:g}",
+                    ha="center", va="center", fontsize=10)
+        ax.set_xticks(np.arange(-0.5, 4, 2), minor=False, labels=[])
+        ax.set_yticks(np.arange(-0.5, 4, 2), minor=False, labels=[])
+        ax.grid(color="0.4", lw=1)
+        ax.set_title(title, fontsize=10)
+    plt.show()
+
+
+show_on_high_grid([X_high, X_low] + [run_path(p, one) for p in ("hh", "hl", "lh", "ll")],
+                  ["$X^H$", "$X^L$", "H→H", "H→L: block means", "L→H: copies", "L→L"])
 
 # %% [markdown]
 # ## Eq. 3 with a $3 \times 3$ kernel

@@ -107,6 +107,18 @@ assert np.allclose((A_pool.T @ dy.ravel()).reshape(3, 3), pool2x2_backward(dy, (
 # %%
 A_up = matrix_of(lambda a: upsample2x_nearest(a, (3, 3)), (2, 2))
 assert A_up.shape == (9, 4) and set(np.unique(A_up)) == {0.0, 1.0}
+
+fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
+ax.imshow(A_up.T, cmap="Blues", vmin=0, vmax=1.4)
+for (row, col), value in np.ndenumerate(A_up.T):
+    if value:
+        ax.text(col, row, "1", ha="center", va="center")
+ax.set_xticks(range(9), [f"x[{r},{c}]" for r in range(3) for c in range(3)], fontsize=9)
+ax.set_yticks(range(4), [f"y[{r},{c}]" for r in range(2) for c in range(2)])
+ax.set_xlabel("high pixel")
+ax.set_title("A_up transposed (4×9): the backward of upsampling sums each block;\n"
+             "compare A_pool above, which divides by the block's size")
+plt.show()
 dy_high = rng.standard_normal((3, 3))
 assert np.allclose((A_up.T @ dy_high.ravel()).reshape(2, 2),
                    upsample2x_nearest_backward(dy_high, (2, 2)))
