@@ -15,6 +15,8 @@ Build with ``bash docs/build.sh`` (it installs the pinned KaTeX and runs
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -154,6 +156,49 @@ def _drop_empty_notebook_toctree(app, docname, source):
     source[0] = text[:begin] + "There are no notebooks in the repository yet.\n" + text[end:]
 
 
+# Ties in the dependency order of the API page are broken by this reading order;
+# a module not named here comes after the named ones of its rank.
+MODULE_ORDER = ["checks", "octave", "contract", "sampling", "loops", "im2col", "rowshift",
+                "layer", "gradcheck", "cost", "data", "frequency", "misalignment",
+                "receptive_field", "viz", "testing", "cli"]
+
+
+def _octref_modules():
+    """The octref modules in dependency order: every module after those it imports."""
+    package = Path(importlib.util.find_spec("octref").submodule_search_locations[0])
+    names = sorted(p.stem for p in package.glob("[!_]*.py"))
+    imports = {}
+    for name in names:
+        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "octref":
+                used |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("octref."):
+                used.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                used |= {a.name.split(".")[1] for a in node.names if a.name.startswith("octref.")}
+        imports[name] = (used & set(names)) - {name}
+    rank = {name: MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+            for name in names}
+    ordered = []
+    while len(ordered) < len(names):
+        ready = [n for n in names if n not in ordered and imports[n] <= set(ordered)]
+        if not ready:  # an import cycle: list the rest in reading order
+            ready = [n for n in names if n not in ordered]
+        ordered.append(min(ready, key=lambda n: (rank[n], n)))
+    return ordered
+
+
+def _api_sections(app, docname, source):
+    """Fill the API page with an automodule section per octref module."""
+    if docname != "api":
+        return
+    sections = "".join(f"## octref.{name}\n\n```{{eval-rst}}\n.. automodule:: octref.{name}\n"
+                       f"   :members:\n```\n\n" for name in _octref_modules())
+    source[0] = source[0].replace("% api-modules\n", sections)
+
+
 def _skip_namedtuple_field_aliases(app, what, name, obj, skip, options):
     """Leave out a NamedTuple's generated "Alias for field number i" members.
 
@@ -226,6 +271,7 @@ def _notes_after_fields(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("source-read", _drop_empty_notebook_toctree)
+    app.connect("source-read", _api_sections)
     app.connect("autodoc-skip-member", _skip_namedtuple_field_aliases)
     app.connect("autodoc-process-docstring", _notes_after_fields, priority=400)
     app.connect("doctree-read", _unlink_shape_symbols)
