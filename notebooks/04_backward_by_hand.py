@@ -113,9 +113,9 @@ ax.imshow(A_up.T, cmap="Blues", vmin=0, vmax=1.4)
 for (row, col), value in np.ndenumerate(A_up.T):
     if value:
         ax.text(col, row, "1", ha="center", va="center")
-ax.set_xticks(range(9), [f"x[{r},{c}]" for r in range(3) for c in range(3)], fontsize=9)
-ax.set_yticks(range(4), [f"y[{r},{c}]" for r in range(2) for c in range(2)])
-ax.set_xlabel("high pixel")
+ax.set_xticks(range(9), [f"high[{r},{c}]" for r in range(3) for c in range(3)], fontsize=8)
+ax.set_yticks(range(4), [f"low[{r},{c}]" for r in range(2) for c in range(2)])
+ax.set_xlabel("gradient of the high (upsampled) pixel")
 ax.set_title("A_up transposed (4×9): the backward of upsampling sums each block;\n"
              "compare A_pool above, which divides by the block's size")
 plt.show()
