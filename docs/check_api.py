@@ -6,6 +6,7 @@ gives each documented object an HTML anchor ``id="octref.module.name"``.
 
 import importlib
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -24,3 +25,22 @@ if missing:
     sys.exit("check_api.py: not in the API reference: " + ", ".join(missing))
 print(f"check_api.py: every public name of {len(list(pkgutil.iter_modules(octref.__path__)))} "
       "modules is in the API reference")
+
+# The page must also read right, not only contain every name:
+# * a shape such as (N, C_H, H, W) must not link its letters to objects (a fuzzy
+#   cross-reference once sent all 34 "H" to octref.gradcheck.H);
+# * no reStructuredText may leak into the text: double backticks shown literally
+#   come from prose napoleon misread as a parameter entry (see conf.py).
+article = html[html.index("<article"):html.index("</article>")]  # not the page's contents list
+letter_links = re.findall(
+    r'<a class="reference internal" href="#([\w.]+)"[^>]*>(?:<[^>]+>)*([A-Za-z]|[CHWN]_\w+)'
+    r'(?:</[^>]+>)*</a>', article)
+if letter_links:
+    sys.exit("check_api.py: shape symbols linked to objects: "
+             + ", ".join(sorted({f"{text} -> {target}" for target, text in letter_links})))
+text = re.sub(r"<[^>]+>", "", article)
+if "``" in text:
+    where = text.index("``")
+    sys.exit("check_api.py: literal double backticks on the API page: "
+             f"...{text[where - 80:where + 40]!r}")
+print("check_api.py: no shape symbol linked, no reStructuredText shown literally")

@@ -15,8 +15,14 @@ Build with ``bash docs/build.sh`` (it installs the pinned KaTeX and runs
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import re
 import sys
 from pathlib import Path
+
+from docutils import nodes
+from sphinx import addnodes
 
 DOCS = Path(__file__).resolve().parent
 KATEX_DIST = DOCS / "node_modules" / "katex" / "dist"
@@ -50,8 +56,10 @@ root_doc = "index"
 
 # With ``.py`` registered as a notebook format, every Python file under docs/
 # would be a page; only these are. Files in notebooks/ starting with "_" or
-# "." are helpers, not notebooks.
-include_patterns = ["*.md", "notebooks/[!_.]*.py", "notebooks/[!_.]*.ipynb"]
+# "." are helpers, not notebooks; notebooks/solutions.md is the exercises'
+# solutions page (the tests put the same code into the notebooks).
+include_patterns = ["*.md", "notebooks/solutions.md", "notebooks/[!_.]*.py",
+                    "notebooks/[!_.]*.ipynb"]
 
 # A notebook kept both as ``name.py`` (the jupytext source) and
 # ``name.ipynb`` would be two documents with one name; the ``.py`` wins.
@@ -124,6 +132,13 @@ html_theme = "furo"
 html_title = "octref"
 html_copy_source = False
 html_show_sourcelink = False
+# figures.css widens the column on wide screens; figures.js links every figure
+# to its full-size image. figures/ holds the layer figure and the tour's key
+# figures shown on the front pages, drawn by make_figures.py (committed: the
+# README shows them too).
+html_static_path = ["_static"]
+html_css_files = ["figures.css"]
+html_js_files = ["figures.js"]
 
 
 def _drop_empty_notebook_toctree(app, docname, source):
@@ -141,6 +156,49 @@ def _drop_empty_notebook_toctree(app, docname, source):
     source[0] = text[:begin] + "There are no notebooks in the repository yet.\n" + text[end:]
 
 
+# Ties in the dependency order of the API page are broken by this reading order;
+# a module not named here comes after the named ones of its rank.
+MODULE_ORDER = ["checks", "octave", "contract", "sampling", "loops", "im2col", "rowshift",
+                "layer", "gradcheck", "cost", "data", "frequency", "misalignment",
+                "receptive_field", "viz", "testing", "cli"]
+
+
+def _octref_modules():
+    """The octref modules in dependency order: every module after those it imports."""
+    package = Path(importlib.util.find_spec("octref").submodule_search_locations[0])
+    names = sorted(p.stem for p in package.glob("[!_]*.py"))
+    imports = {}
+    for name in names:
+        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "octref":
+                used |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("octref."):
+                used.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                used |= {a.name.split(".")[1] for a in node.names if a.name.startswith("octref.")}
+        imports[name] = (used & set(names)) - {name}
+    rank = {name: MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+            for name in names}
+    ordered = []
+    while len(ordered) < len(names):
+        ready = [n for n in names if n not in ordered and imports[n] <= set(ordered)]
+        if not ready:  # an import cycle: list the rest in reading order
+            ready = [n for n in names if n not in ordered]
+        ordered.append(min(ready, key=lambda n: (rank[n], n)))
+    return ordered
+
+
+def _api_sections(app, docname, source):
+    """Fill the API page with an automodule section per octref module."""
+    if docname != "api":
+        return
+    sections = "".join(f"## octref.{name}\n\n```{{eval-rst}}\n.. automodule:: octref.{name}\n"
+                       f"   :members:\n```\n\n" for name in _octref_modules())
+    source[0] = source[0].replace("% api-modules\n", sections)
+
+
 def _skip_namedtuple_field_aliases(app, what, name, obj, skip, options):
     """Leave out a NamedTuple's generated "Alias for field number i" members.
 
@@ -152,6 +210,69 @@ def _skip_namedtuple_field_aliases(app, what, name, obj, skip, options):
     return None
 
 
+# Symbols of array shapes such as (N, C_H, H, W): the Python domain turns every
+# name in a ``:type:`` into a cross-reference, and a fuzzy match would link
+# "H" to a module constant of the same name. These never name an object.
+_SHAPE_SYMBOL = re.compile(r"^(?:[A-Za-z]|[CHWN]_\w+|[a-z]_(?:in|out|low|high))$")
+
+
+def _fix_notebook_links(app, doctree):
+    """Point links between notebooks, e.g. ``[chapter 2](02_octconv_by_hand.py)``, at their pages.
+
+    MyST resolves a relative link with ``Path.resolve()``, which follows the
+    ``docs/notebooks`` symlink out of the source tree; the link then names a
+    document "/.../notebooks/02_octconv_by_hand" that Sphinx does not know.
+    The same link works in Jupyter and on a code host, so it is kept and
+    mapped back here.
+    """
+    real = str(NOTEBOOKS.resolve()) + "/"
+    for node in doctree.findall(addnodes.pending_xref):
+        target = node.get("reftarget", "")
+        if node.get("refdomain") == "doc" and target.startswith(real):
+            node["reftarget"] = "notebooks/" + target[len(real):]
+
+
+def _unlink_shape_symbols(app, doctree):
+    """Turn cross-references to shape symbols (H, W, C_H, ...) back into text."""
+    for node in list(doctree.findall(addnodes.pending_xref)):
+        if node.get("refdomain") == "py" and _SHAPE_SYMBOL.match(node.get("reftarget", "")):
+            node.replace_self(node.children or nodes.Text(node["reftarget"]))
+
+
+_FIELD_SECTIONS = {"Parameters", "Attributes", "Returns", "Yields", "Raises",
+                   "Other Parameters", "Keyword Arguments"}
+
+
+def _notes_after_fields(app, what, name, obj, options, lines):
+    """Start a Notes section at a paragraph that follows a field list.
+
+    In a NumPy docstring, a paragraph written after the last entry of
+    "Attributes" (or "Parameters", ...) at the entries' indentation is read by
+    napoleon as one more entry: its first words become a bold pseudo-parameter
+    and its ``literals`` are shown with their backticks. A field entry is a
+    line followed by its indented description; a line of four or more words
+    after a blank line, not followed by an indented line, is prose, so a
+    "Notes" heading is put before it. Runs before napoleon (priority 400).
+    """
+    section = None
+    out = []
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"} and line.strip():
+            section = line.strip()
+        elif (section in _FIELD_SECTIONS and line and not line[0].isspace()
+              and i > 0 and not lines[i - 1].strip() and len(line.split()) >= 4):
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            if not (following.startswith(" ") and following.strip()):
+                out += ["Notes", "-----"]
+                section = "Notes"
+        out.append(line)
+    lines[:] = out
+
+
 def setup(app):
     app.connect("source-read", _drop_empty_notebook_toctree)
+    app.connect("source-read", _api_sections)
     app.connect("autodoc-skip-member", _skip_namedtuple_field_aliases)
+    app.connect("autodoc-process-docstring", _notes_after_fields, priority=400)
+    app.connect("doctree-read", _unlink_shape_symbols)
+    app.connect("doctree-read", _fix_notebook_links)

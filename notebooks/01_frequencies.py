@@ -27,6 +27,7 @@
 # %%
 # %matplotlib inline
 import numpy as np
+from _exercises import check
 
 from octref import Octave, frequency, split_channels, viz
 from octref.data import load_image
@@ -195,4 +196,49 @@ assert ratios[0.5] == 0.625 and ratios[0.25] == 0.8125
 # %% [markdown]
 # Chapter 6 counts the same saving for computation, where it is larger.
 #
-# **Next:** chapter 2 computes an octave convolution by hand.
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 1.1.** A layer has $C = 10$ channels and $\alpha = 0.3$. How
+# many channels are high and how many low? Answer with the pair
+# `(c_high, c_low)`.
+
+# %% exercise="1.1"
+answer = ...  # (c_high, c_low)
+
+# %%
+check("1.1", answer, split_channels(10, 0.3))
+
+# %% [markdown]
+# **Exercise 1.2.** What fraction of the vanilla map's memory does an octave
+# map with $\alpha = 0.75$ hold (64 channels, $32 \times 32$)? A number.
+
+# %% exercise="1.2"
+answer = ...  # memory of the octave map / memory of the vanilla map
+
+# %%
+c_high, c_low = split_channels(64, 0.75)
+check("1.2", answer, (c_high * 32 * 32 + c_low * 16 * 16) / (64 * 32 * 32))
+
+# %% [markdown]
+# **Exercise 1.3.** Split the $2 \times 2$ map `tiny` into octaves by hand:
+# what is its high part? (Its low part is the mean of the block, everywhere.)
+
+# %%
+tiny = np.array([[1.0, 2.0],
+                 [3.0, 6.0]])
+
+# %% exercise="1.3"
+answer = ...  # the high part, a 2x2 array (a list of lists is fine)
+
+# %%
+check("1.3", answer, frequency.octave_split(tiny)[1])
+
+# %% [markdown]
+# **Next:** [chapter 2](02_octconv_by_hand.py) computes an octave convolution
+# by hand.

@@ -31,9 +31,23 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import check
 
 from octref import Octave, OctaveWeights, im2col, loops, receptive_field, viz
+from octref.octave import octave_weight_shapes
 from octref.sampling import pool2x2, upsample2x_nearest
+
+# %% [markdown]
+# ## The layer in one picture
+#
+# The paper's Fig. 2 draws the layer; `viz.plot_octave_layer` draws it for any
+# configuration with the shapes octref computes. Here a ResNet-sized layer, 64
+# channels in and out, half of them low, on a $56 \times 56$ map: the four
+# paths, the pooling on H→L, the upsampling after L→H, and the size of every
+# map and weight.
+
+# %%
+viz.plot_octave_layer(64, 64, 3, 0.5, 0.5, 56, 56)
 
 # %% [markdown]
 # ## The example
@@ -110,7 +124,31 @@ hl_by_hand = np.array([[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4],
                        [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]])
 assert np.array_equal(hl_by_hand, [[2.5, 4.5], [10.5, 12.5]])
 assert np.array_equal(run_path("hl", one), hl_by_hand)
-print("L->H:\n", run_path("lh", one), "\nH->L:\n", run_path("hl", one))
+
+# %% [markdown]
+# Drawn on the high grid (a low pixel covers a $2 \times 2$ block of high
+# pixels), the four 1×1 paths are four ways of moving numbers between the
+# grids: H→L averages each block, L→H copies each low pixel into its block.
+
+# %%
+def show_on_high_grid(maps, titles):
+    """Draw 2-D maps side by side at the scale of the 4x4 high grid, values written in."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(2.2 * len(maps), 2.7), layout="constrained")
+    for ax, values, title in zip(axes, maps, titles):
+        scale = 4 // values.shape[0]  # 1 for a high map, 2 for a low one
+        ax.imshow(values, cmap="Blues", vmin=0, vmax=24, extent=(-0.5, 3.5, 3.5, -0.5))
+        for (r, c), v in np.ndenumerate(values):
+            ax.text(scale * c + (scale - 1) / 2, scale * r + (scale - 1) / 2, f"{v:g}",
+                    ha="center", va="center", fontsize=10)
+        ax.set_xticks(np.arange(-0.5, 4, 2), minor=False, labels=[])
+        ax.set_yticks(np.arange(-0.5, 4, 2), minor=False, labels=[])
+        ax.grid(color="0.4", lw=1)
+        ax.set_title(title, fontsize=10)
+    plt.show()
+
+
+show_on_high_grid([X_high, X_low] + [run_path(p, one) for p in ("hh", "hl", "lh", "ll")],
+                  ["$X^H$", "$X^L$", "H→H", "H→L: block means", "L→H: copies", "L→L"])
 
 # %% [markdown]
 # ## Eq. 3 with a $3 \times 3$ kernel
@@ -118,7 +156,8 @@ print("L->H:\n", run_path("lh", one), "\nH->L:\n", run_path("hl", one))
 # A $k \times k$ kernel adds the offsets
 # $(i, j) \in \mathcal{N}_k = \{-\tfrac{k-1}{2}, \dots, \tfrac{k-1}{2}\}^2$,
 # each with its own weight $W_{i,j}$, and a read outside the map is zero
-# (zero padding). This is the paper's Eq. 3:
+# (zero padding). Unrolling Eq. 4 (below) gives these per-pixel sums, the
+# form of Eq. 3 and what octref's loops evaluate:
 #
 # $$
 # \begin{aligned}
@@ -294,15 +333,18 @@ assert np.all(y.high == b.high[None, :, None, None])
 assert np.all(y.low == b.low[None, :, None, None])
 
 # %% [markdown]
-# ## A pitfall: reading Eq. 3 literally
+# ## A pitfall: the H→L formula as printed
 #
-# The paper prints the H→L term as
-# $X^H_{2p + 0.5 + i,\; 2q + 0.5 + j}$, with the offset $i$ *outside* the
-# doubling. Read literally, the offset moves one **high** pixel, and the
-# kernel slides over overlapping blocks; Eq. 4, the official code and
-# octref all step one **low** pixel, $2(p + i) + 0.5$, two high pixels.
-# `octref.loops.high_to_low_literal` computes the literal reading so the
-# difference can be seen.
+# The paper prints $X^H$ at $(2p + 0.5 + i,\; 2q + 0.5 + j)$; unrolling Eq. 4
+# gives the $2 \times 2$ block centred at $(2(p + i) + 0.5,\; 2(q + j) + 0.5)$;
+# the two differ for $k > 1$, and every implementation, octref's included,
+# computes Eq. 4.
+#
+# In the printed form the offset $i$ sits *outside* the doubling, so taken as
+# printed it moves one **high** pixel and the kernel slides over overlapping
+# blocks. Eq. 4, the official code and octref all step one **low** pixel, two
+# high pixels. `octref.loops.high_to_low_literal` computes the printed form so
+# the difference can be seen.
 #
 # For $k = 1$ there is no offset, and the two agree:
 
@@ -417,4 +459,64 @@ assert widths["H->H->H"] == (2 * k - 1,) * 2 and widths["H->L->H"] == (2 * (2 * 
 viz.plot_receptive_fields(kernel_size=k)
 
 # %% [markdown]
-# **Next:** chapter 3 turns each path's convolution into one matrix product.
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 2.1.** Take the kernel `pair` below (the centre and its right
+# neighbour). Predict the whole H→L output for the $4 \times 4$ example, a
+# $2 \times 2$ array. (Use the block means found above.)
+
+# %%
+pair = np.array([[0, 0, 0],
+                 [0, 1, 1],
+                 [0, 0, 0]])
+
+# %% exercise="2.1"
+answer = ...  # Y^L, a 2x2 array
+
+# %%
+check("2.1", answer, run_path("hl", pair))
+
+# %% [markdown]
+# **Exercise 2.2.** Now the printed form with the same kernel: what is
+# `loops.high_to_low_literal` at pixel $(0, 0)$? (Its right tap is the block
+# one *high* pixel to the right.)
+
+# %% exercise="2.2"
+answer = ...  # a number
+
+# %%
+check("2.2", answer, loops.high_to_low_literal(X_high[None, None], pair[None, None])[0, 0, 0, 0])
+
+# %% [markdown]
+# **Exercise 2.3.** Predict the receptive field for $k = 5$: its width through
+# L→H (one layer) and through H→L→H (two layers). Answer `(lh, hlh)`.
+
+# %% exercise="2.3"
+answer = ...  # (width through L->H, width through H->L->H)
+
+# %%
+measured = tuple(receptive_field.support_size(receptive_field.receptive_field(s, kernel_size=5))[0]
+                 for s in ("L->H", "H->L->H"))
+check("2.3", answer, measured)
+
+# %% [markdown]
+# **Exercise 2.4.** A layer from 16 to 32 channels, $3 \times 3$, with
+# $\alpha_\text{in} = 0.25$ and $\alpha_\text{out} = 0.5$: what is the shape of
+# its H→L weight $W^{HL}$? (Weights are `(C_out, C_in / groups, k, k)`; draw
+# the layer with `viz.plot_octave_layer` to check your reasoning.)
+
+# %% exercise="2.4"
+answer = ...  # a 4-tuple
+
+# %%
+check("2.4", answer, octave_weight_shapes(16, 32, 3, 0.25, 0.5).hl)
+
+# %% [markdown]
+# **Next:** [chapter 3](03_loops_to_im2col.py) turns each path's convolution
+# into one matrix product. **Previous:** [chapter 1](01_frequencies.py).

@@ -23,7 +23,10 @@
 # against finite differences.
 
 # %%
+# %matplotlib inline
+import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import answered, check
 
 from octref import Octave, OctaveWeights, gradcheck, im2col, init_octave_weights, loops
 from octref.sampling import (
@@ -66,10 +69,20 @@ def matrix_of(linear_map, in_shape):
 
 
 A_pool = matrix_of(pool2x2, (3, 3))
-print(A_pool)
 assert A_pool.shape == (4, 9)
 # Row 0 averages 4 pixels, rows 1 and 2 the 2 pixels of an edge block, row 3 the corner pixel.
 assert np.allclose(A_pool.max(axis=1), [1 / 4, 1 / 2, 1 / 2, 1])
+
+fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
+ax.imshow(A_pool, cmap="Blues", vmin=0, vmax=1.4)
+for (row, col), value in np.ndenumerate(A_pool):
+    if value:
+        ax.text(col, row, {0.25: "1/4", 0.5: "1/2", 1.0: "1"}[value], ha="center", va="center")
+ax.set_xticks(range(9), [f"x[{r},{c}]" for r in range(3) for c in range(3)], fontsize=9)
+ax.set_yticks(range(4), [f"y[{r},{c}]" for r in range(2) for c in range(2)])
+ax.set_xlabel("input pixel (column k = the pooling of the k-th unit image)")
+ax.set_title("pool2x2 on a 3×3 map as a 4×9 matrix: each row averages one block")
+plt.show()
 
 # %% [markdown]
 # Ceil-mode pooling of an odd side averages only the in-bounds pixels of the
@@ -94,6 +107,18 @@ assert np.allclose((A_pool.T @ dy.ravel()).reshape(3, 3), pool2x2_backward(dy, (
 # %%
 A_up = matrix_of(lambda a: upsample2x_nearest(a, (3, 3)), (2, 2))
 assert A_up.shape == (9, 4) and set(np.unique(A_up)) == {0.0, 1.0}
+
+fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
+ax.imshow(A_up.T, cmap="Blues", vmin=0, vmax=1.4)
+for (row, col), value in np.ndenumerate(A_up.T):
+    if value:
+        ax.text(col, row, "1", ha="center", va="center")
+ax.set_xticks(range(9), [f"high[{r},{c}]" for r in range(3) for c in range(3)], fontsize=8)
+ax.set_yticks(range(4), [f"low[{r},{c}]" for r in range(2) for c in range(2)])
+ax.set_xlabel("gradient of the high (upsampled) pixel")
+ax.set_title("A_up transposed (4×9): the backward of upsampling sums each block;\n"
+             "compare A_pool above, which divides by the block's size")
+plt.show()
 dy_high = rng.standard_normal((3, 3))
 assert np.allclose((A_up.T @ dy_high.ravel()).reshape(2, 2),
                    upsample2x_nearest_backward(dy_high, (2, 2)))
@@ -249,7 +274,7 @@ assert error < 1e-8
 # $|a - n| \le \text{ATOL} + \text{RTOL}\,|n|$ element by element:
 
 # %%
-print(f"h = {gradcheck.H}, RTOL = {gradcheck.RTOL}, ATOL = {gradcheck.ATOL}")
+print(f"step h = gradcheck.STEP = {gradcheck.STEP}, RTOL = {gradcheck.RTOL}, ATOL = {gradcheck.ATOL}")
 good = gradcheck.check_vjp(pool2x2, x5, c, analytic, name="pool")
 print(good)
 assert good.passed
@@ -275,7 +300,7 @@ assert np.allclose(wrong[..., :4, :4], analytic[..., :4, :4])  # right away from
 # raise instead of printing a meaningless number:
 
 # %%
-assert np.spacing(np.float32(1)) / gradcheck.H > 0.01
+assert np.spacing(np.float32(1)) / gradcheck.STEP > 0.01
 try:
     gradcheck.eval_numerical_gradient_array(pool2x2, x5.astype(np.float32),
                                             c.astype(np.float32))
@@ -285,7 +310,7 @@ except TypeError as exc:
     assert "float64" in str(exc)
 
 # The same difference quotient computed by hand in float32:
-x32, c32, h32 = x5.astype(np.float32), c.astype(np.float32), np.float32(gradcheck.H)
+x32, c32, h32 = x5.astype(np.float32), c.astype(np.float32), np.float32(gradcheck.STEP)
 numeric32 = np.zeros_like(x32)
 for k in range(x32.size):
     step = np.zeros(x32.size, np.float32)
@@ -333,5 +358,59 @@ for impl in ("im2col", "loops"):
     assert len(results) == 8 and all(r.passed for r in results)
 
 # %% [markdown]
-# **Next:** chapter 5 looks at *where* pooling puts its samples, and what
-# goes wrong when H→L uses a strided convolution instead.
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 4.1.** Write `pool2x2_backward` yourself, for a 2-D gradient
+# `dy` of shape $(\lceil h/2 \rceil, \lceil w/2 \rceil)$ and the input size
+# `(h, w)`: pixel $(r, s)$ gets $dy_{\lfloor r/2 \rfloor, \lfloor s/2 \rfloor}$
+# divided by the number of in-bounds pixels of its block. Set `answer` to your
+# function; the check compares it with octref's on even and odd sizes.
+
+# %% exercise="4.1"
+def my_pool2x2_backward(dy, in_size):
+    ...
+
+
+answer = ...  # answer = my_pool2x2_backward
+
+# %%
+if answered("4.1", answer):
+    for in_size in [(4, 4), (3, 3), (5, 6), (1, 7)]:
+        dy = rng.standard_normal(((in_size[0] + 1) // 2, (in_size[1] + 1) // 2))
+        mine = np.asarray(answer(dy, in_size))
+        assert mine.shape == in_size and np.allclose(mine, pool2x2_backward(dy, in_size)), \
+            f"Exercise 4.1: wrong gradient for in_size {in_size}"
+    print("Exercise 4.1: right.")
+
+# %% [markdown]
+# **Exercise 4.2.** Look at the picture of `A_pool` again. Predict its
+# column sums, `A_pool.sum(axis=0)`, laid out as the $3 \times 3$ input they
+# belong to. (Which backward pass computes exactly this?)
+
+# %% exercise="4.2"
+answer = ...  # a 3x3 array
+
+# %%
+check("4.2", answer, A_pool.sum(axis=0).reshape(3, 3))
+
+# %% [markdown]
+# **Exercise 4.3.** Upsampling a $2 \times 2$ map to $3 \times 3$ copies
+# each low pixel into the in-bounds part of its block. Predict
+# `upsample2x_nearest_backward(np.ones((3, 3)), (2, 2))`.
+
+# %% exercise="4.3"
+answer = ...  # a 2x2 array
+
+# %%
+check("4.3", answer, upsample2x_nearest_backward(np.ones((3, 3)), (2, 2)))
+
+# %% [markdown]
+# **Next:** [chapter 5](05_misalignment.py) looks at *where* pooling puts its
+# samples, and what goes wrong when H→L uses a strided convolution instead.
+# **Previous:** [chapter 3](03_loops_to_im2col.py).

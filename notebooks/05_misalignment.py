@@ -31,6 +31,7 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import check
 
 from octref import Octave, OctaveWeights, conv_forward, im2col, loops, misalignment, viz
 from octref.data import load_image
@@ -254,4 +255,50 @@ assert errors["avgpool"] < errors["strided"]
 # downsampling the two contributions disagree by half a pixel at every
 # layer; the paper's Table 3 is the price of that disagreement.
 #
-# **Next:** chapter 6 counts what OctConv costs and saves.
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 5.1.** Low pixel $p = 3$: where on the high grid does its
+# sample sit with average pooling, and where with a stride-2 convolution?
+# Answer `(avgpool, strided)`.
+
+# %% exercise="5.1"
+answer = ...  # (position with avgpool, position with strided)
+
+# %%
+check("5.1", answer, tuple(float(misalignment.low_sample_position(3, mode))
+                           for mode in ("avgpool", "strided")))
+
+# %% [markdown]
+# **Exercise 5.2.** A $5 \times 5$ map whose every row is the ramp
+# $0, 1, 2, 3, 4$ goes through the H→L→H round trip with average pooling.
+# Predict the first row of the result. (The last block of a row of 5 holds
+# one pixel.)
+
+# %%
+ramp = np.arange(5.0)[None, :] * np.ones((5, 1))
+
+# %% exercise="5.2"
+answer = ...  # 5 numbers
+
+# %%
+check("5.2", answer, misalignment.round_trip(ramp, "avgpool")[0])
+
+# %% [markdown]
+# **Exercise 5.3.** The same round trip with a stride-2 convolution: predict
+# the first row. How far, on average, has the ramp moved?
+
+# %% exercise="5.3"
+answer = ...  # 5 numbers
+
+# %%
+check("5.3", answer, misalignment.round_trip(ramp, "strided")[0])
+
+# %% [markdown]
+# **Next:** [chapter 6](06_cost.py) counts what OctConv costs and saves.
+# **Previous:** [chapter 4](04_backward_by_hand.py).

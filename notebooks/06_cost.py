@@ -40,6 +40,7 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import time
 
 import numpy as np
+from _exercises import answered, check
 
 from octref import (
     Octave,
@@ -252,4 +253,52 @@ assert copy_share > 0.1
 assert best[0.5] < best["vanilla"], best
 
 # %% [markdown]
-# **Next:** chapter 7, the edge cases.
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 6.1.** Table 1 assumes $\alpha_\text{in} = \alpha_\text{out}$.
+# Derive the FLOPs ratio for $\alpha_\text{in} = 0.5$, $\alpha_\text{out} = 0.25$
+# (64 channels in and out, $3 \times 3$, $56 \times 56$): add the four paths,
+# each $C_\text{out,path} \cdot C_\text{in,path}$ times the pixels it
+# computes, and divide by the vanilla layer's $64 \cdot 64 \cdot 56^2$.
+
+# %% exercise="6.1"
+answer = ...  # OctConv multiply-adds / vanilla multiply-adds
+
+# %%
+counted = (cost.octconv_cost(64, 64, 3, 0.5, 0.25, 56, 56).total_macs
+           / cost.conv_cost(64, 64, 3, 56, 56).total_macs)
+check("6.1", answer, counted)
+
+# %% [markdown]
+# **Exercise 6.2.** How many multiply-adds does the H→L path alone cost in a
+# 32 → 32 channel $3 \times 3$ layer with $\alpha = 0.5$ on a $16 \times 16$
+# map (batch 1)?
+
+# %% exercise="6.2"
+answer = ...  # an integer
+
+# %%
+check("6.2", answer, cost.octconv_cost(32, 32, 3, 0.5, 0.5, 16, 16).macs["hl"])
+
+# %% [markdown]
+# **Exercise 6.3.** For which $\alpha$ does an octave layer do exactly half
+# the multiply-adds of a vanilla one? Solve $1 - \tfrac34 \alpha (2 - \alpha) = \tfrac12$
+# (the check accepts three decimals).
+
+# %% exercise="6.3"
+answer = ...  # alpha in [0, 1]
+
+# %%
+if answered("6.3", answer):
+    assert 0 <= answer <= 1 and abs(cost.flops_ratio(answer) - 0.5) < 1e-3, \
+        f"Exercise 6.3: at alpha = {answer} the ratio is {cost.flops_ratio(answer):.4f}, not 0.5"
+    print("Exercise 6.3: right.")
+
+# %% [markdown]
+# **Next:** [chapter 7](07_edge_cases.py), the edge cases.
+# **Previous:** [chapter 5](05_misalignment.py).

@@ -25,7 +25,10 @@
 # im2col, which must agree.
 
 # %%
+# %matplotlib inline
+import matplotlib.pyplot as plt
 import numpy as np
+from _exercises import answered, check
 
 from octref import (
     Octave,
@@ -35,8 +38,10 @@ from octref import (
     init_octave_weights,
     loops,
     split_channels,
+    viz,
 )
-from octref.sampling import pool2x2, upsample2x_nearest
+from octref.octave import octave_weight_shapes
+from octref.sampling import pool2x2, upsample2x_nearest, upsample2x_nearest_backward
 
 rng = np.random.default_rng(0)
 
@@ -88,9 +93,29 @@ assert upsample2x_nearest(pool2x2(x7), (7, 7)).shape == (7, 7)
 
 # %% [markdown]
 # Ceil mode alone is not enough. The last block of an odd row holds 2 pixels
-# (the corner block 1), and octref averages only those. Zero-padding to an
-# even size and averaging 4 pixels ("count_include_pad") darkens the border:
-# a constant map no longer pools to a constant.
+# (the corner block 1), and octref averages only those. The picture shows the
+# blocks of a $7 \times 7$ map and how many pixels each one averages:
+
+# %%
+counts = upsample2x_nearest_backward(np.ones((7, 7)), (4, 4))  # pixels per block
+fig, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
+ax.imshow(upsample2x_nearest(counts, (7, 7)), cmap="Blues", vmin=0, vmax=9)
+for r in range(4):
+    for c in range(4):
+        ax.add_patch(plt.Rectangle((2 * c - 0.5, 2 * r - 0.5), 2, 2, fill=False, lw=2))
+        ax.text(min(2 * c + 0.5, 6), min(2 * r + 0.5, 6), f"{counts[r, c]:.0f} px",
+                ha="center", va="center", fontsize=10)
+ax.set_xlim(-0.5, 6.5)
+ax.set_ylim(6.5, -0.5)
+ax.set_xticks(range(7))
+ax.set_yticks(range(7))
+ax.set_title("ceil-mode 2×2 blocks of a 7×7 map")
+plt.show()
+assert counts[0, 0] == 4 and counts[0, 3] == 2 and counts[3, 3] == 1
+
+# %% [markdown]
+# Zero-padding to an even size and averaging 4 pixels ("count_include_pad")
+# darkens the border: a constant map no longer pools to a constant.
 
 # %%
 ones = np.ones((7, 7))
@@ -132,6 +157,9 @@ except ValueError as exc:
 # $\lceil 7/2 \rceil = 4$ and $\lceil 4/2 \rceil = 2$:
 
 # %%
+viz.plot_octave_layer(6, 6, 3, 0.5, 0.5, 7, 7, stride=2)
+
+# %%
 x = random_octave(1, 3, 3, 7)
 y = both(x, w, stride=2)
 assert shapes(y) == ((1, 3, 4, 4), (1, 3, 2, 2))
@@ -151,15 +179,22 @@ assert np.allclose(y_lh.high, conv_forward(x.low, w.lh, padding=1)[0])
 # `None` in the `Octave`:
 
 # %%
+viz.plot_octave_layer(3, 8, 3, 0.0, 0.5, 9, 9)
+
+# %%
+def paths(w):
+    """The names of the paths a layer has."""
+    return [p for p, a in zip(OctaveWeights._fields, w) if a is not None]
+
+
 w_first = init_octave_weights(3, 8, 3, alpha_in=0.0, alpha_out=0.5, rng=rng)
 w_last = init_octave_weights(8, 5, 3, alpha_in=0.5, alpha_out=0.0, rng=rng)
-assert [p for p, a in zip(OctaveWeights._fields, w_first) if a is not None] == ["hh", "hl"]
-assert [p for p, a in zip(OctaveWeights._fields, w_last) if a is not None] == ["hh", "lh"]
-
 image = Octave(rng.standard_normal((2, 3, 9, 9)), None)  # an RGB image, odd size
 hidden = both(image, w_first)
 out = both(hidden, w_last)
-assert shapes(hidden) == ((2, 4, 9, 9), (2, 4, 5, 5))
+print(f"first layer {paths(w_first)}: image {shapes(image)} -> {shapes(hidden)}")
+print(f"last layer  {paths(w_last)}: {shapes(hidden)} -> {shapes(out)}")
+assert (paths(w_first), paths(w_last)) == (["hh", "hl"], ["hh", "lh"])
 assert shapes(out) == ((2, 5, 9, 9), None)
 
 # %% [markdown]
@@ -181,18 +216,16 @@ assert np.allclose(y.high, conv_forward(image.high, w_plain.hh, padding=1)[0])
 # at half resolution.
 
 # %%
-assert split_channels(8, 1.0) == (0, 8)
 w_all_low = init_octave_weights(8, 8, 3, 1.0, 1.0, rng=rng)
-assert [p for p, a in zip(OctaveWeights._fields, w_all_low) if a is not None] == ["ll"]
-x_all_low = random_octave(2, 0, 8, 8)
-assert x_all_low.high is None
+x_all_low = random_octave(2, 0, 8, 8)  # split_channels(8, 1.0) == (0, 8): no high group
 y = both(x_all_low, w_all_low)
-assert y.high is None
+print(f"alpha = 1: paths {paths(w_all_low)}, {shapes(x_all_low)} -> {shapes(y)}")
+assert paths(w_all_low) == ["ll"]
 assert np.allclose(y.low, conv_forward(x_all_low.low, w_all_low.ll, padding=1)[0])
 
 # Going back from all-low to half-and-half: L->H and L->L.
 w_up = init_octave_weights(8, 8, 3, 1.0, 0.5, rng=rng)
-assert shapes(both(x_all_low, w_up)) == ((2, 4, 8, 8), (2, 4, 4, 4))
+print(f"alpha 1 -> 0.5: paths {paths(w_up)}, {shapes(x_all_low)} -> {shapes(both(x_all_low, w_up))}")
 
 # %% [markdown]
 # ## Depthwise
@@ -202,9 +235,11 @@ assert shapes(both(x_all_low, w_up)) == ((2, 4, 8, 8), (2, 4, 4, 4))
 # either: only H→H and L→L exist, each depthwise within its group.
 
 # %%
+viz.plot_octave_layer(8, 8, 3, 0.5, 0.5, 7, 7, groups=8)
+
+# %%
 w_dw = init_octave_weights(8, 8, 3, 0.5, 0.5, groups=8, rng=rng)
-assert w_dw.hl is None and w_dw.lh is None
-assert w_dw.hh.shape == (4, 1, 3, 3) and w_dw.ll.shape == (4, 1, 3, 3)
+print({path: None if a is None else a.shape for path, a in zip(OctaveWeights._fields, w_dw)})
 x = random_octave(2, 4, 4, 7)
 y = both(x, w_dw, groups=8)
 assert np.allclose(y.high, conv_forward(x.high, w_dw.hh, padding=1, groups=4)[0])
@@ -334,6 +369,85 @@ for argument, call in bad_calls.items():
         assert argument in str(exc)
 
 # %% [markdown]
-# That is the course. The package's docstrings state every shape and
-# equation in the same notation, and `octref.loops` stays the place to read
-# what any configuration computes, one pixel at a time.
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 7.1.** A stride-2 octave layer gets a $7 \times 9$ high map.
+# Predict the spatial size of its low output $Y^L$, `(rows, cols)`.
+
+# %% exercise="7.1"
+answer = ...  # (rows, cols) of Y^L
+
+# %%
+y = both(Octave(rng.standard_normal((1, 3, 7, 9)), rng.standard_normal((1, 3, 4, 5))), w,
+         stride=2)
+check("7.1", answer, y.low.shape[2:])
+
+# %% [markdown]
+# **Exercise 7.2.** Which paths does a depthwise layer with 6 channels,
+# $\alpha_\text{in} = \alpha_\text{out} = 1/3$, have, and what is the shape of its
+# $W^{LL}$? Answer `(paths, shape)`, the paths as a tuple of names such as
+# `("hh", "hl")`.
+
+# %% exercise="7.2"
+answer = ...  # (tuple of path names, shape of W^LL)
+
+# %%
+layer = octave_weight_shapes(6, 6, 3, 1 / 3, 1 / 3, groups=6)
+present = tuple(p for p, shape in zip(OctaveWeights._fields, layer) if shape is not None)
+if answered("7.2", answer):
+    assert tuple(answer[0]) == present and tuple(answer[1]) == layer.ll, \
+        f"Exercise 7.2: {answer!r} is not it; draw it with viz.plot_octave_layer"
+    print("Exercise 7.2: right.")
+
+# %% [markdown]
+# **Exercise 7.3 (find the bug).** Here is an OctConv as a blog post might
+# write it: Eq. 4, one line per path, in octref's calling convention for
+# `octref.testing.check_octconv`. One line is wrong. Read it, decide which
+# known bug it has, and answer with its key in `octref.testing.KNOWN_BUGS`
+# (printed below). The check cell then runs `check_octconv` on it and prints
+# octref's diagnosis.
+
+# %%
+from octref.testing import KNOWN_BUGS, OctConvConfig, check_octconv
+
+
+def blog_octconv(x_high, x_low, w_hh, w_hl, w_lh, w_ll, b_high, b_low, stride, padding, groups):
+    def f(x, weight):
+        return conv_forward(x, weight, padding=padding)[0]
+    size = x_high.shape[2:]
+    y_high = f(x_high, w_hh) + f(upsample2x_nearest(x_low, size), w_lh)
+    y_low = f(x_low, w_ll) + f(pool2x2(x_high), w_hl)
+    return y_high, y_low
+
+
+for key, bug in KNOWN_BUGS.items():
+    print(f"{key:18s} {bug.name}")
+
+# %% exercise="7.3"
+answer = ...  # a key of KNOWN_BUGS, e.g. "floor_pool"
+
+# %%
+if answered("7.3", answer):
+    layers = [OctConvConfig(4, 4, 3, 0.5, 0.5, height=size, width=size) for size in (4, 5)]
+    try:
+        check_octconv(blog_octconv, configs=layers)
+    except AssertionError as failure:
+        diagnosis = str(failure)
+    else:
+        raise AssertionError("octref.testing should have found the bug")
+    print(diagnosis.split("diagnosis:")[-1].strip())
+    assert answer in KNOWN_BUGS, f"Exercise 7.3: {answer!r} is not a key of KNOWN_BUGS"
+    assert KNOWN_BUGS[answer].name in diagnosis, f"Exercise 7.3: not {answer!r}; read the diagnosis"
+    print("Exercise 7.3: right.")
+
+# %% [markdown]
+# The package's docstrings state every shape and equation in the same
+# notation, and `octref.loops` stays the place to read what any
+# configuration computes, one pixel at a time.
+#
+# **Previous:** [chapter 6](06_cost.py). **Start again:** [chapter 1](01_frequencies.py).

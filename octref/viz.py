@@ -674,3 +674,191 @@ def plot_cost(alpha=None, *, channels=64, kernel_size=3, height=56, width=56):
                  "not split the channels evenly\ndeparts slightly from the formulas. The paper "
                  "prints memory 35% at α = 0.875, where 1 − ¾α = 34.375%.", fontsize=10)
     return fig
+
+
+# --------------------------------------------------------------------------- the layer
+
+_PATH_COLOURS = {"hh": "tab:blue", "hl": "tab:orange", "lh": "tab:green", "ll": "tab:purple"}
+
+
+def _size(size):
+    return f"{size[0]}×{size[1]}"
+
+
+def octave_layer_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha_out, height,
+                        width, *, stride=1, groups=1, downsample="avgpool"):
+    """The maps and steps of one octave convolution layer, as :func:`plot_octave_layer` draws them.
+
+    Channel counts come from :func:`octref.octave.split_channels`, weight shapes
+    from :func:`octref.octave.octave_weight_shapes`, input and output map shapes
+    from :func:`octref.cost.octconv_cost` (which validates the configuration as
+    the implementations do); pooling is ceil mode, so a side n becomes ceil(n/2).
+
+    Returns
+    -------
+    dict
+        ``"x_high"``, ``"x_low"``, ``"y_high"``, ``"y_low"``: ``(C, H, W)`` of each map,
+        ``None`` for an empty group. ``"paths"``: for each of "hh", "hl", "lh", "ll",
+        ``None`` if absent, else a dict with ``"weight"`` (its shape) and ``"steps"``,
+        a list of ``(op, size)`` in order: ``("pool", (h, w))`` for each 2x2 average
+        pooling (size after it), ``("conv", (h, w))`` (the convolution's output size;
+        stride 2 for a ``"strided"`` H->L), ``("upsample", (h, w))`` for L->H at stride 1.
+        ``"depthwise"``: whether ``groups == in_channels > 1``.
+    """
+    from octref.octave import octave_weight_shapes  # imported here: this section is appended
+
+    layer = cost.octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out,
+                              height, width, stride=stride, groups=groups, downsample=downsample)
+    weights = octave_weight_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha_out,
+                                   groups=groups)
+    maps = {}
+    for name, shapes in (("x", layer.input_shapes), ("y", layer.output_shapes)):
+        for group in ("high", "low"):
+            shape = shapes.get(group)
+            maps[f"{name}_{group}"] = None if shape is None or shape[1] == 0 else tuple(shape[1:])
+    in_sizes = {"h": (height, width), "l": ((height + 1) // 2, (width + 1) // 2)}
+    pad = (kernel_size - 1) // 2
+    paths = {}
+    for path, weight in zip(("hh", "hl", "lh", "ll"), weights):
+        if weight is None:
+            paths[path] = None
+            continue
+        size = in_sizes[path[0]]
+        # Eq. 4 with the official code's stride: stride 2 pools every input first, except
+        # L->H, where that pooling and the upsampling cancel; H->L pools X^H once more
+        # (avgpool) or convolves it with stride 2 ("strided").
+        pools = 0 if path == "lh" else (stride - 1) + (path == "hl" and downsample == "avgpool")
+        conv_stride = 2 if path == "hl" and downsample == "strided" else 1
+        steps = []
+        for _ in range(pools):
+            size = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+            steps.append(("pool", size))
+        size = tuple((n + 2 * pad - kernel_size) // conv_stride + 1 for n in size)
+        steps.append(("conv", size))
+        if path == "lh" and stride == 1:
+            steps.append(("upsample", maps["y_high"][1:]))
+        paths[path] = {"weight": tuple(weight), "steps": steps}
+    return {**maps, "paths": paths, "depthwise": groups == in_channels and groups > 1}
+
+
+def plot_octave_layer(in_channels, out_channels, kernel_size, alpha_in, alpha_out, height, width,
+                      *, stride=1, groups=1, downsample="avgpool"):
+    """Draw one octave convolution layer as the paper's Fig. 2, with its live shapes.
+
+    The input groups X^H, X^L on the left, the outputs Y^H, Y^L on the right, and
+    the four paths of Eq. 4 between them, each with its pooling, convolution
+    (weight shape) and upsampling steps and the map size after each. A path
+    the configuration lacks (an empty channel group, or the crossing paths of
+    a depthwise layer) is drawn dashed and grey with the reason. All numbers
+    come from :func:`octave_layer_shapes`; the returned figure carries that
+    dict as ``fig.octave_layer``, and each drawn label has a ``gid``
+    ("x_high", ..., "hh", ...) naming what it labels.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Total channels C_in, C_out (both groups together).
+    kernel_size : int
+    alpha_in, alpha_out : float in [0, 1]
+        Fraction of channels in the low group; ``C_low = int(alpha C)``.
+    height, width : int
+        H, W of the high-frequency input.
+    stride : {1, 2}
+    groups : int
+        ``groups == in_channels > 1`` is depthwise (only H->H and L->L).
+    downsample : {"avgpool", "strided"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    layer = octave_layer_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha_out,
+                                height, width, stride=stride, groups=groups,
+                                downsample=downsample)
+    k = kernel_size
+    fig = Figure(figsize=(11, 5.6))
+    ax = fig.add_axes((0.005, 0.0, 0.99, 0.92))  # fixed: every configuration draws alike
+    ax.set_xlim(0, 11)
+    ax.set_ylim(-0.3, 6.0)
+    ax.axis("off")
+    kind = ("depthwise" if layer["depthwise"] else
+            f"groups = {groups}" if groups > 1 else "dense")
+    fig.suptitle(f"Octave convolution (paper Fig. 2): {in_channels} → {out_channels} channels, "
+                 f"{k}×{k}, α_in = {alpha_in:g}, α_out = {alpha_out:g}, input {height}×{width} "
+                 f"(H×W), stride {stride}, {kind}"
+                 + (", strided H→L" if downsample == "strided" else ""), fontsize=11)
+
+    boxes = {"x_high": (0.15, 3.55), "x_low": (0.15, 0.75), "y_high": (9.35, 3.65),
+             "y_low": (9.35, 0.75)}
+    symbols = {"x_high": "X^H", "x_low": "X^L", "y_high": "Y^H", "y_low": "Y^L"}
+    for name, (x0, y0) in boxes.items():
+        shape = layer[name]
+        present = shape is not None
+        ax.add_patch(Rectangle((x0, y0), 1.5, 1.7, facecolor="#eef3fb" if present else "white",
+                               edgecolor="black" if present else "0.6", lw=1.2,
+                               ls="-" if present else "--"))
+        label = (f"${symbols[name]}$\n{shape[0]} ch\n{_size(shape[1:])}" if present
+                 else f"${symbols[name]}$\nno channels")
+        ax.text(x0 + 0.75, y0 + 0.85, label, ha="center", va="center", fontsize=11,
+                color="black" if present else "0.5", gid=name)
+
+    # Each path runs along its own lane; the two crossing paths bend to the other
+    # group's sum at the right, as in the paper's figure.
+    lanes = {"hh": (4.95, 4.62), "hl": (3.85, 1.7), "lh": (2.55, 4.38), "ll": (1.35, 1.5)}
+    starts = {"h": 4.4, "l": 1.6}
+    names = {"hh": "H→H", "hl": "H→L", "lh": "L→H", "ll": "L→L"}
+    slots = {"pool": [3.2, 4.3], "conv": 5.6, "upsample": 7.05}
+    for path, (lane, end) in lanes.items():
+        info = layer["paths"][path]
+        colour = _PATH_COLOURS[path] if info else "0.65"
+        style = "-" if info else "--"
+        ax.plot([1.65, 2.05], [starts[path[0]], lane], color=colour, ls=style, lw=1.5)
+        ax.plot([2.05, 8.0], [lane, lane], color=colour, ls=style, lw=1.5)
+        ax.add_patch(FancyArrowPatch((8.0, lane), (8.88, end), arrowstyle="-|>",
+                                     mutation_scale=14, color=colour, ls=style, lw=1.5))
+        ax.text(2.1, lane + 0.12, names[path], fontsize=10, color=colour, fontweight="bold",
+                va="bottom")
+        if info is None:
+            source = "x_" + ("high" if path[0] == "h" else "low")
+            if layer[source] is None:
+                reason = f"absent: $X^{path[0].upper()}$ has no channels (α_in = {alpha_in:g})"
+            elif layer["y_" + ("high" if path[1] == "h" else "low")] is None:
+                reason = f"absent: $Y^{path[1].upper()}$ has no channels (α_out = {alpha_out:g})"
+            else:
+                reason = "absent: a depthwise layer has no crossing paths"
+            ax.text(5.0, lane + 0.1, reason, ha="center", va="bottom", fontsize=9, color="0.45",
+                    style="italic", gid=path)
+            continue
+        pool_slots = iter(slots["pool"])
+        texts = []
+        for op, size in info["steps"]:
+            if op == "pool":
+                x, text = next(pool_slots), f"pool 2×2\n→ {_size(size)}"
+            elif op == "conv":
+                conv = ("depthwise" if layer["depthwise"] else
+                        f"conv g={groups}" if groups > 1 else "conv")
+                conv += ", stride 2" if path == "hl" and downsample == "strided" else ""
+                x = slots["conv"]
+                text = (f"{conv} {k}×{k}, $W^{{{path.upper()}}}$\n{info['weight']}\n"
+                        f"→ {_size(size)}")
+            else:
+                x, text = slots["upsample"], f"upsample ×2\n→ {_size(size)}"
+            texts.append(text)
+            ax.text(x, lane, text, ha="center", va="center", fontsize=8.5,
+                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": colour})
+        ax.text(0, 0, "\n".join(texts), visible=False, gid=path)
+    for y in (4.5, 1.6):
+        ax.add_patch(Circle((9.05, y), 0.17, facecolor="white", edgecolor="black", zorder=3))
+        ax.text(9.05, y, "+", ha="center", va="center", fontsize=11, zorder=4)
+        ax.add_patch(FancyArrowPatch((9.22, y), (9.35, y), arrowstyle="-|>", mutation_scale=10,
+                                     color="black", lw=1.2))
+    notes = ["pooling: 2×2 average, ceil mode (a side n becomes ⌈n/2⌉)",
+             "weights: (C_out, C_in / groups, k, k)"]
+    if stride == 2:
+        notes.append("stride 2: every input is pooled first; L→H then needs no upsampling")
+    ax.text(5.5, 0.02, "\n".join(notes), ha="center", va="bottom", fontsize=9, color="0.3")
+    fig.octave_layer = layer
+    return fig
+
+
+__all__ += ["octave_layer_shapes", "plot_octave_layer"]
