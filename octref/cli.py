@@ -43,7 +43,7 @@ DEFAULT_SIZE = 320
 MIN_SIZE = 16
 
 FIGURES = ("frequency.png", "feature_maps.png", "sampling_grids.png", "misalignment.png",
-           "receptive_field.png", "cost.png")
+           "receptive_field.png", "cost.png", "layer.png")
 STEPS = 9
 
 
@@ -228,7 +228,11 @@ def tour(image_path=None, alpha=0.5, out=DEFAULT_OUT, size=DEFAULT_SIZE, *,
     step(6, "receptive_field.png", findings.measure_receptive_fields,
          viz.plot_receptive_fields, report.receptive_fields)
     step(7, "cost.png", lambda: findings.measure_cost(alpha), viz.plot_cost, report.cost)
-    step(8, "octave layer on the image", lambda: findings.measure_layer(image, alpha), None,
+    # The layer run on the image, drawn as the paper's Fig. 2 with its live shapes.
+    step(8, "layer.png", lambda: findings.measure_layer(image, alpha),
+         lambda found: viz.plot_octave_layer(1, len(found.high_filters) + len(found.low_filters),
+                                             findings.KERNEL_SIZE, 0.0, found.alpha,
+                                             *image.shape),
          report.layer)
     step(9, "gradient check", lambda: findings.measure_gradients(alpha), None,
          report.gradients)
@@ -436,6 +440,7 @@ class _Report:
 
         self.lines += [
             "## 6. One octave layer on the image", "",
+            "![the layer, drawn as the paper's Fig. 2 with its shapes](layer.png)", "",
             f"First layer, alpha_in = 0 -> alpha_out = {found.alpha:g}, `octref.octconv_forward`"
             f" with the {count} filters above as weights, split by position as every octave "
             f"layer splits its channels: w_hh = the first {len(found.high_filters)} "

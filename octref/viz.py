@@ -17,9 +17,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from octref import cost, findings, frequency, misalignment
+from octref.octave import octave_weight_shapes
 
 __all__ = ["plot_frequency_decomposition", "plot_feature_maps", "plot_sampling_grids",
-           "plot_misalignment", "plot_receptive_fields", "plot_cost"]
+           "plot_misalignment", "plot_receptive_fields", "plot_cost", "octave_layer_shapes",
+           "plot_octave_layer"]
 
 # One colour per downsampling variant, used by every misalignment panel.
 VARIANT_COLOURS = {"avgpool": "tab:blue", "strided": "tab:orange"}
@@ -705,7 +707,6 @@ def octave_layer_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha_
         stride 2 for a ``"strided"`` H->L), ``("upsample", (h, w))`` for L->H at stride 1.
         ``"depthwise"``: whether ``groups == in_channels > 1``.
     """
-    from octref.octave import octave_weight_shapes  # imported here: this section is appended
 
     layer = cost.octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out,
                               height, width, stride=stride, groups=groups, downsample=downsample)
@@ -860,5 +861,3 @@ def plot_octave_layer(in_channels, out_channels, kernel_size, alpha_in, alpha_ou
     fig.octave_layer = layer
     return fig
 
-
-__all__ += ["octave_layer_shapes", "plot_octave_layer"]

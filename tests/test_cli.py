@@ -72,7 +72,7 @@ def test_tour_shows_progress(tour):
     out, stdout, stderr, _ = tour
     steps = stderr.strip().splitlines()
     assert [int(re.match(r"\[(\d)/9\] ", line)[1]) for line in steps] == list(range(1, 10))
-    assert stdout.startswith(f"octref tour: wrote 6 figures and report.md to {out}")
+    assert stdout.startswith(f"octref tour: wrote 7 figures and report.md to {out}")
     assert stdout.count("\n") == 1
 
 
