@@ -250,6 +250,7 @@ def octconv_cost(in_channels, out_channels, kernel_size, alpha_in, alpha_out, he
     stride, groups, downsample = check_octave_options(stride, groups, downsample)
     if groups > in_channels:
         raise ValueError(f"groups must be <= in_channels ({in_channels}), got {groups}")
+    alpha_in, alpha_out = check_alpha(alpha_in, "alpha_in"), check_alpha(alpha_out, "alpha_out")
     c_in = dict(zip(GROUPS, split_channels(in_channels, alpha_in)))
     c_out = dict(zip(GROUPS, split_channels(out_channels, alpha_out)))
     layout = octave_layout(tuple(c_in.values()), tuple(c_out.values()), groups)

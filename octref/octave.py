@@ -51,6 +51,8 @@ class Octave(NamedTuple):
         X^L, the low-frequency group at half resolution. ``None`` when the map
         has no low group (alpha = 0, e.g. the input of the first layer).
 
+    Notes
+    -----
     The same type holds biases, one vector per output map (as the official
     code): ``Octave(high=b_high, low=b_low)`` with ``b_high`` of shape
     (C_out_high,) and ``b_low`` of shape (C_out_low,).
@@ -76,6 +78,8 @@ class OctaveWeights(NamedTuple):
     ll : ndarray of shape (C_out_low, C_in_low / groups, k, k), or None
         W^LL, low to low.
 
+    Notes
+    -----
     ``None`` marks an absent path: its input or output group is empty, or the
     layer is depthwise and the path crosses frequencies.
     """
@@ -256,6 +260,7 @@ def octave_weight_shapes(in_channels, out_channels, kernel_size, alpha_in, alpha
     out_channels = check_int(out_channels, "out_channels", minimum=1)
     kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
     check_int(groups, "groups", minimum=1)
+    alpha_in, alpha_out = check_alpha(alpha_in, "alpha_in"), check_alpha(alpha_out, "alpha_out")
     if groups > in_channels:
         raise ValueError(f"groups must be <= in_channels ({in_channels}), got {groups}")
     layout = octave_layout(split_channels(in_channels, alpha_in),

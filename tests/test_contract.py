@@ -268,3 +268,10 @@ def test_one_int_check():
         checks.check_int(0, "n", minimum=1)
     assert str(checks.check_real(-0.0, "alpha")) == "0.0"
     assert str(checks.check_alpha(-0.0)) == "0.0"
+
+
+def test_alpha_errors_name_the_argument():
+    with pytest.raises(ValueError, match="alpha_in must be in"):
+        cost.octconv_cost(8, 8, 3, 1.5, 0.5, 8, 8)
+    with pytest.raises(ValueError, match="alpha_out must be in"):
+        init_octave_weights(8, 8, 3, 0.5, -1)
