@@ -145,9 +145,11 @@ assert lost_per_map["checkerboard"] > 0.9
 # a mix of such channels can store the smooth ones at half resolution. That
 # is the **low-frequency group** $X^L$; the rest is the high-frequency group
 # $X^H$. In the figure each column is one map (top), its low part (middle)
-# and its high part (bottom); the half that lose least are marked in red.
-# OctConv does not pick channels by measuring them: it fixes the *number* of
-# low channels, and training makes those channels smooth.
+# and its high part (bottom); the last $\lfloor \alpha C \rfloor$ channels,
+# low by position, are framed in red. OctConv does not pick channels by
+# measuring them: it fixes the *number* of low channels, and training adapts
+# the weights to that split ([chapter 8](08_training.py) measures what
+# training does to the two groups).
 
 # %%
 viz.plot_feature_maps(image, alpha=0.5)

@@ -76,9 +76,11 @@ assert cost.conv_cost(2, 3, 3, 5, 5, batch=2).total_macs == 2 * 3 * 25 * 2 * 9 =
 
 # %% [markdown]
 # That counts every tap, including the taps that fall on the zero padding,
-# as the paper does. The pixel loops of `octref.loops` skip those taps, and
-# they can count their own work: with every input and every weight equal to
-# 1, each output is the number of products that were added into it.
+# as the paper does. The pixel loops of `octref.loops` multiply those taps by
+# an explicit zero (so an infinite weight gives NaN there, as in the
+# frameworks), and they can count their own work: with every input and every
+# weight equal to 1, each output is the number of products that landed inside
+# the image.
 
 # %%
 ones_out, _ = loops.conv_forward(np.ones((2, 2, 5, 5)), np.ones((3, 2, 3, 3)), padding=1)
