@@ -57,7 +57,6 @@ from octref.octave import (
     PATHS,
     Octave,
     OctaveWeights,
-    conv_output_size,
     path_ends,
     path_source,
     pooled_size,
@@ -258,9 +257,12 @@ class _Buffers:
         ph, height = self.grid.padding[0], self.grid.in_size[0]
         first, last = max(start, ph), min(start + rows, ph + height)   # padded rows in x
         cols = self.cols[:, :, :nb, :rows]
-        if first > start:
+        # A band's padding rows held data rows of the band before; a whole
+        # image's padding rows are zero from the start and never written.
+        banded = (start, rows) != (0, self.grid.padded_rows)
+        if banded and first > start:
             cols[:, :, :, :first - start] = 0
-        if last < start + rows:
+        if banded and last < start + rows:
             cols[:, :, :, max(first, last) - start:] = 0
         if last <= first:
             return
@@ -549,45 +551,44 @@ def _octave_plan(x, w, spec):
     (so that Y^H exists when L->H is added into it). Inside a level, two paths
     into the same output with groups == 1 that read adjacent blocks become one
     product over their stacked channels (e.g. ``[W^HL W^LL]`` against
-    ``[pool(X^H); X^L]``).
+    ``[pool(X^H); X^L]``). Plain Python on a handful of items: this runs on
+    every call, so it stays cheap.
     """
     strided = "hl" in spec.paths and spec.downsample == "strided"
     by_size = {}
     for path in spec.paths:
         if path == "hl" and strided:
             continue
-        group, times = path_source(path, spec.stride, spec.downsample)
-        size = pooled_size(spec.in_size[group], times)
-        by_size.setdefault(size, []).append((path, (group, times)))
-    pad = (spec.padding, spec.padding)
-    kernel = (spec.kernel, spec.kernel)
+        source = path_source(path, spec.stride, spec.downsample)
+        size = pooled_size(spec.in_size[source[0]], source[1])
+        by_size.setdefault(size, []).append((path, source, _dst(path, spec)))
+    k, pad = spec.kernel, spec.padding
     levels = []
     for size in sorted(by_size, reverse=True):
         members = by_size[size]
-        sources = list(dict.fromkeys(source for _, source in members))
+        sources = list(dict.fromkeys(source for _, source, _ in members))
         channels = [getattr(x, group).shape[1] for group, _ in sources]
-        offsets = np.cumsum([0] + channels)
-        params = ConvParams((1, 1), pad, (1, 1), 1,
-                            conv_output_size(size, kernel, (1, 1), pad, (1, 1)))
+        offsets = [0]
+        for c in channels:
+            offsets.append(offsets[-1] + c)
         products, paths, dsts = [], [], []
         for dst in ("high", "low", "up"):
-            into = sorted((sources.index(src), p) for p, src in members if _dst(p, spec) == dst)
-            blocks_read = [a for a, _ in into]
-            if (len(into) == 2 and blocks_read[1] == blocks_read[0] + 1
-                    and all(spec.path_groups[p] == 1 for _, p in into)):
+            into = sorted((sources.index(src), p) for p, src, d in members if d == dst)
+            if (len(into) == 2 and into[1][0] == into[0][0] + 1
+                    and spec.path_groups[into[0][1]] == spec.path_groups[into[1][1]] == 1):
                 weight = np.concatenate([getattr(w, p) for _, p in into], axis=1)
-                products.append(_Product(weight, int(offsets[blocks_read[0]]),
-                                         int(offsets[blocks_read[1] + 1]), 1))
-                paths.append(tuple(p for _, p in into))
+                products.append(_Product(weight, offsets[into[0][0]], offsets[into[1][0] + 1], 1))
+                paths.append((into[0][1], into[1][1]))
                 dsts.append(dst)
             else:
                 for a, p in into:
-                    products.append(_Product(getattr(w, p), int(offsets[a]),
-                                             int(offsets[a + 1]), spec.path_groups[p]))
+                    products.append(_Product(getattr(w, p), offsets[a], offsets[a + 1],
+                                             spec.path_groups[p]))
                     paths.append((p,))
                     dsts.append(dst)
-        levels.append(_Level(sources, channels, products, paths, dsts,
-                             _grid(params, kernel, size)))
+        out_size = (size[0] + 2 * pad - k + 1, size[1] + 2 * pad - k + 1)
+        grid = _Grid((k, k), (pad, pad), (1, 1), 1, size, out_size)
+        levels.append(_Level(sources, channels, products, paths, dsts, grid))
     return levels, strided
 
 
