@@ -156,12 +156,23 @@ class _Grid(NamedTuple):
 
 
 class _Product(NamedTuple):
-    """One matrix product: ``w`` against the stacked input channels [start, stop)."""
+    """One matrix product: weights of ``shape`` against the stacked input channels [start, stop).
 
-    w: np.ndarray      # (C_out, (stop - start) / groups, kh, kw)
+    ``stack`` is the weights as :func:`_stack_weights` lays them out, octref's
+    own copy: the forward builds it once and the backward reuses it.
+    """
+
+    shape: tuple       # (C_out, (stop - start) / groups, kh, kw)
+    stack: np.ndarray  # (groups, kh C_out / groups, (stop - start) / groups kw)
     start: int
     stop: int
     groups: int
+
+
+def _product(weights, start, stop, groups):
+    """A :class:`_Product` of ``weights`` (a list, concatenated along the input channels)."""
+    shape = (weights[0].shape[0], sum(w.shape[1] for w in weights)) + weights[0].shape[2:]
+    return _Product(shape, _stack_weights(weights, groups), start, stop, groups)
 
 
 class _Pieces(NamedTuple):
@@ -217,12 +228,23 @@ def _buffer_bytes(n, c_total, f_max, grid, itemsize, backward):
     return itemsize * pieces.images * (pieces.buffer_rows * per_row + extra)
 
 
-def _stack_weights(w, groups):
-    """``W_stack[g, (i, f), (c, j)] = w[g F/G + f, c, i, j]``: shape (G, kh F/G, C/G kw)."""
-    f, cg, kh, kw = w.shape
+def _stack_weights(weights, groups):
+    """``W_stack[g, (i, f), (c, j)] = w[g F/G + f, c, i, j]``: shape (G, kh F/G, C/G kw).
+
+    ``w`` is the list ``weights`` concatenated along the input channels c
+    (``[W^HL W^LL]`` for a merged product), written in one pass, no
+    intermediate concatenation.
+    """
+    f, _, kh, kw = weights[0].shape
     fg = f // groups
-    return (w.reshape(groups, fg, cg, kh, kw).transpose(0, 3, 1, 2, 4)
-            .reshape(groups, kh * fg, cg * kw))
+    cg = sum(w.shape[1] for w in weights)
+    stack = np.empty((groups, kh, fg, cg, kw), dtype=weights[0].dtype)
+    c0 = 0
+    for w in weights:
+        c1 = c0 + w.shape[1]
+        stack[:, :, :, c0:c1] = w.reshape(groups, fg, c1 - c0, kh, kw).transpose(0, 3, 1, 2, 4)
+        c0 = c1
+    return stack.reshape(groups, kh * fg, cg * kw)
 
 
 def _unstack_weights(dw_stack, shape, groups):
@@ -333,10 +355,10 @@ def _row_shift_forward(blocks, products, grid, outs, hows):
     (kh, _), dh = grid.kernel, grid.dilation[0]
     out_h, out_w = grid.out_size
     c_total = sum(block.shape[1] for block in blocks)
-    f_max = max(product.w.shape[0] for product in products)
+    f_max = max(product.shape[0] for product in products)
     pieces = _pieces(n, c_total, f_max, grid, dtype.itemsize)
     buffers = _Buffers(blocks, grid, pieces, dtype)
-    stacks = [_stack_weights(p.w, p.groups) for p in products]
+    stacks = [p.stack for p in products]
     z_flat = np.empty(kh * f_max * pieces.images * pieces.buffer_rows * out_w, dtype=dtype)
     low = (np.empty(pieces.images * f_max * pieces.rows * out_w, dtype=dtype)
            if "up" in hows else None)
@@ -344,7 +366,7 @@ def _row_shift_forward(blocks, products, grid, outs, hows):
         rows, hb = p1 - p0, p1 - p0 + grid.halo
         buffers.fill(n0, nb, p0, hb)
         for product, w_stack, out, how in zip(products, stacks, outs, hows):
-            g, f = product.groups, product.w.shape[0]
+            g, f = product.groups, product.shape[0]
             cols = buffers.matrix(buffers.cols, product.start, product.stop, g, nb, hb)
             z = z_flat[:g * w_stack.shape[1] * cols.shape[-1]].reshape(g, w_stack.shape[1], -1)
             np.matmul(w_stack, cols, out=z)
@@ -368,13 +390,13 @@ def _row_shift_backward(blocks, products, douts, grid):
     height, width = grid.in_size
     out_h, out_w = grid.out_size
     c_total = sum(block.shape[1] for block in blocks)
-    f_max = max(product.w.shape[0] for product in products)
+    f_max = max(product.shape[0] for product in products)
     pieces = _pieces(n, c_total, f_max, grid, dtype.itemsize)
     buffers = _Buffers(blocks, grid, pieces, dtype)
     dcols = np.empty_like(buffers.cols)
-    stacks = [_stack_weights(p.w, p.groups) for p in products]
+    stacks = [p.stack for p in products]
     dstacks = [np.zeros_like(s) for s in stacks]
-    d_bufs = [np.zeros((p.groups, kh, p.w.shape[0] // p.groups, pieces.images,
+    d_bufs = [np.zeros((p.groups, kh, p.shape[0] // p.groups, pieces.images,
                         pieces.buffer_rows, out_w), dtype=dtype) for p in products]
     # A column tap that reads every input column (the centre one of a padded
     # stride-1 kernel) writes dx first, so dx needs no zero fill.
@@ -425,7 +447,7 @@ def _row_shift_backward(blocks, products, douts, grid):
                 if tap is not None and j != full:
                     dimages[..., tap[1]] += part[:, j, ..., tap[0]]
             c0 = c1
-    dws = [_unstack_weights(ds, p.w.shape, p.groups) for ds, p in zip(dstacks, products)]
+    dws = [_unstack_weights(ds, p.shape, p.groups) for ds, p in zip(dstacks, products)]
     return dblocks, dws
 
 
@@ -479,11 +501,12 @@ def conv_forward(x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
     else:
         grid = _grid(params, w.shape[2:], x.shape[2:])
         out = np.empty((x.shape[0], w.shape[0]) + params.out_size, dtype=params.dtype)
-        _row_shift_forward([x], [_Product(w, 0, x.shape[1], params.groups)], grid, [out],
-                           ["set"])
+        product = _product([w], 0, x.shape[1], params.groups)
+        _row_shift_forward([x], [product], grid, [out], ["set"])
     if b is not None:
         out += b[:, None, None]
-    cache = Cache("octref.rowshift.conv_forward", x, w, b is not None, params)
+    cache = Cache("octref.rowshift.conv_forward", x, w, b is not None, params,
+                  product if params.stride[0] == 1 else None)
     return out.astype(params.out_dtype, copy=False), cache
 
 
@@ -503,15 +526,14 @@ def conv_backward(dout, cache):
     dw : ndarray of shape (C_out, C_in / groups, kh, kw)
     db : ndarray of shape (C_out,), or None when the forward had no bias
     """
-    _, x, w, has_bias, params, _ = check_cache(cache, "octref.rowshift.conv_forward")
+    _, x, w, has_bias, params, product = check_cache(cache, "octref.rowshift.conv_forward")
     dout = check_grad(dout, (x.shape[0], w.shape[0]) + params.out_size, "dout", params.dtype)
     _conv_memory(x, w, params, backward=True)
     if params.stride[0] != 1:
         dx, dw = _im2col_conv_backward(dout, x, w, params)
     else:
         grid = _grid(params, w.shape[2:], x.shape[2:])
-        (dx,), (dw,) = _row_shift_backward([x], [_Product(w, 0, x.shape[1], params.groups)],
-                                           [dout], grid)
+        (dx,), (dw,) = _row_shift_backward([x], [product], [dout], grid)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     out = params.out_dtype
     return (dx.astype(out, copy=False), dw.astype(out, copy=False),
@@ -576,13 +598,13 @@ def _octave_plan(x, w, spec):
             into = sorted((sources.index(src), p) for p, src, d in members if d == dst)
             if (len(into) == 2 and into[1][0] == into[0][0] + 1
                     and spec.path_groups[into[0][1]] == spec.path_groups[into[1][1]] == 1):
-                weight = np.concatenate([getattr(w, p) for _, p in into], axis=1)
-                products.append(_Product(weight, offsets[into[0][0]], offsets[into[1][0] + 1], 1))
+                products.append(_product([getattr(w, p) for _, p in into], offsets[into[0][0]],
+                                         offsets[into[1][0] + 1], 1))
                 paths.append((into[0][1], into[1][1]))
                 dsts.append(dst)
             else:
                 for a, p in into:
-                    products.append(_Product(getattr(w, p), offsets[a], offsets[a + 1],
+                    products.append(_product([getattr(w, p)], offsets[a], offsets[a + 1],
                                              spec.path_groups[p]))
                     paths.append((p,))
                     dsts.append(dst)
@@ -597,7 +619,7 @@ def _strided_params(spec):
                       spec.out_size["low"], spec.dtype, spec.dtype)
 
 
-def _octave_memory(x, w, spec, levels, strided, backward):
+def _octave_memory(x, w_hl, spec, levels, backward):
     """Refuse an octave convolution whose working memory exceeds the limit.
 
     Counted: the outputs (backward: dx, and the kept inputs), every pooled map,
@@ -615,13 +637,20 @@ def _octave_memory(x, w, spec, levels, strided, backward):
             elements += n * getattr(x, group).shape[1] * size[0] * size[1] * (1 + backward)
     nbytes = itemsize * elements
     nbytes += max((_buffer_bytes(n, sum(level.channels),
-                                 max(p.w.shape[0] for p in level.products), level.grid,
+                                 max(p.shape[0] for p in level.products), level.grid,
                                  itemsize, backward) for level in levels), default=0)
-    if strided:
-        nbytes += _im2col_bytes(x.high.shape, w.hl.shape, _strided_params(spec), itemsize)
+    if w_hl is not None:     # the stride-2 H->L path
+        nbytes += _im2col_bytes(x.high.shape, w_hl.shape, _strided_params(spec), itemsize)
     check_memory(nbytes, "an octave convolution of x "
                  f"{tuple(None if a is None else a.shape for a in x)} "
                  f"({'backward' if backward else 'forward'}: outputs, pooled maps and buffers)")
+
+
+def _own(array, given):
+    """``array`` if octref made it (a cast of ``given``), else a copy of its own."""
+    if array.base is None and array is not given:
+        return array
+    return np.array(array, copy=True, order="C")
 
 
 def _pooled_inputs(x, sources):
@@ -682,9 +711,15 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
         What :func:`octconv_backward` needs: copies of the inputs, the pooled
         inputs and the plan, not their columns.
     """
-    x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample)
+    # Casts without copies: the copies the backward needs are made here, once:
+    # the inputs, and the weights in the layout of the products (their stacks).
+    x_in = x
+    x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample,
+                                       private=False)
+    x = Octave(*(None if a is None else _own(a, given) for a, given in zip(x, x_in)))
     levels, strided = _octave_plan(x, w, spec)
-    _octave_memory(x, w, spec, levels, strided, backward=False)
+    w_hl = w.hl.copy() if strided else None
+    _octave_memory(x, w_hl, spec, levels, backward=False)
     pooled = _pooled_inputs(x, [s for level in levels for s in level.sources])
     y = {}
     for level in levels:
@@ -704,7 +739,7 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
         _row_shift_forward([pooled[s] for s in level.sources], level.products, level.grid,
                            outs, hows)
     if strided:
-        out = _im2col_conv(x.high, w.hl, _strided_params(spec))
+        out = _im2col_conv(x.high, w_hl, _strided_params(spec))
         y["low"] = y["low"] + out if "low" in y else out
     if b is not None:
         for group, bias in zip(GROUPS, b):
@@ -712,8 +747,8 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
                 y[group] += bias[:, None, None]
     has_bias = {g: b is not None and bias is not None
                 for g, bias in zip(GROUPS, b or (None, None))}
-    cache = Cache("octref.rowshift.octconv_forward", x, w, has_bias, spec,
-                  (levels, strided, pooled))
+    cache = Cache("octref.rowshift.octconv_forward", x, None, has_bias, spec,
+                  (levels, pooled, w_hl))
     y = Octave(*(y[g].astype(spec.out_dtype, copy=False) if g in y else None for g in GROUPS))
     return y, cache
 
@@ -748,10 +783,10 @@ def octconv_backward(dy, cache):
         ``db.high`` (C_out_high,), ``db.low`` (C_out_low,); None where the
         forward had no bias (None when it had none at all).
     """
-    _, x, w, has_bias, spec, (levels, strided, pooled) = check_cache(
+    _, x, _, has_bias, spec, (levels, pooled, w_hl) = check_cache(
         cache, "octref.rowshift.octconv_forward")
     dys = check_octave_grad(dy, spec)
-    _octave_memory(x, w, spec, levels, strided, backward=True)
+    _octave_memory(x, w_hl, spec, levels, backward=True)
     dsources, dws = {}, {}
     for level in levels:
         douts = []
@@ -766,12 +801,13 @@ def octconv_backward(dy, cache):
             dsources[source] = dsources[source] + dblock if source in dsources else dblock
         for paths, dweight in zip(level.paths, dweights):
             # A merged product's gradient splits back along the input channels.
-            splits = np.cumsum([getattr(w, p).shape[1] for p in paths])[:-1]
+            splits = np.cumsum([spec.layout.weight_shape(p, spec.kernel)[1]
+                                for p in paths])[:-1]
             for p, part in zip(paths, np.split(dweight, splits, axis=1)):
                 dws[p] = part
     dxs = {}
-    if strided:
-        dxs["high"], dws["hl"] = _im2col_conv_backward(dys["low"], x.high, w.hl,
+    if w_hl is not None:
+        dxs["high"], dws["hl"] = _im2col_conv_backward(dys["low"], x.high, w_hl,
                                                        _strided_params(spec))
     # A source pooled t times passes its gradient down through pool^T t times;
     # sources of one group share the trip from the deepest one up.

@@ -105,11 +105,15 @@ def test_buffer_matrices_are_views():
 
 def test_weight_stacking_round_trips():
     w = np.arange(6 * 2 * 3 * 2, dtype=float).reshape(6, 2, 3, 2)
-    stacked = rowshift._stack_weights(w, 3)
+    stacked = rowshift._stack_weights([w], 3)
     assert stacked.shape == (3, 3 * 2, 2 * 2)
     # W_stack[g, (i, f), (c, j)] = w[g F/G + f, c, i, j]
     assert stacked[1, 2 * 2 + 1, 1 * 2 + 0] == w[1 * 2 + 1, 1, 2, 0]
     np.testing.assert_array_equal(rowshift._unstack_weights(stacked, w.shape, 3), w)
+    # A merged product's weights are stacked as if concatenated along the input channels.
+    left, right = w[:2, :1], w[:2, 1:]
+    np.testing.assert_array_equal(rowshift._stack_weights([left, right], 1),
+                                  rowshift._stack_weights([w[:2]], 1))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
