@@ -56,6 +56,9 @@ QUICK_LAYERS = [(2, 16, 8, 1), (2, 16, 8, 2)]
 #: The commit whose fast path is "today" for the no-speed-lost comparison.
 TODAY = "49653fc"
 OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+#: 1 thread: CPU time of the process (robust on a shared, overloaded machine:
+#: it leaves out the time spent waiting for a core); more threads: wall time.
+CLOCKS = {True: time.process_time, False: time.perf_counter}
 
 # Targets of issue 16, checked only in a full run.
 TARGET_PRODUCTS = 1.2                        # octref / its products, 1 thread
@@ -68,11 +71,13 @@ TARGET_FIXED_US = 50.0
 
 # --------------------------------------------------------------------------- measuring
 
-def interleaved(cases, repeats, groups, pause):
+def interleaved(cases, repeats, groups, pause, clock=time.perf_counter):
     """Median seconds of each callable in ``cases``, called round-robin ``repeats`` times.
 
     ``groups`` splits each round into blocks (one per library); before a block
     the run sleeps ``pause`` seconds and calls its first case once, untimed.
+    ``clock`` is wall time, or the process's CPU time for single-threaded
+    runs on a shared machine (it leaves out the time spent waiting for a core).
     """
     for fn in cases.values():
         fn()
@@ -83,9 +88,9 @@ def interleaved(cases, repeats, groups, pause):
                 time.sleep(pause)
             cases[group[0]]()
             for name in group:
-                start = time.perf_counter()
+                start = clock()
                 cases[name]()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -282,7 +287,7 @@ def measure_times(layers, dtypes, threads_list, repeats, torch, today, pause, rn
                                                                       dtype)
                     groups.append(["torch f", "torch fb"])
                 results[(layer, np.dtype(dtype).name, threads)] = interleaved(
-                    cases, repeats, groups, pause)
+                    cases, repeats, groups, pause, CLOCKS[threads == 1])
         limiter.restore_original_limits()
     return results
 
@@ -304,7 +309,7 @@ def measure_memory(layers, dtypes, rng):
                     + table(["layer", "dtype", "alpha 0 MiB", "alpha 0.5 MiB", "ratio"], rows))
 
 
-def measure_fixed_cost(repeats, rng):
+def measure_fixed_cost(repeats, rng, clock=time.process_time):
     """Median microseconds of a call on a 1x4x2x2 layer (alpha 0.5), where arithmetic is nil."""
     x, w = problem(1, 4, 2, 0.5, np.float32, rng)
     forward, forward_backward = octref_cases(rowshift, x, w, 1)
@@ -314,10 +319,10 @@ def measure_fixed_cost(repeats, rng):
         fn()
         samples = []
         for _ in range(max(3, repeats)):
-            start = time.perf_counter()
+            start = clock()
             for _ in range(loops):
                 fn()
-            samples.append((time.perf_counter() - start) / loops)
+            samples.append((clock() - start) / loops)
         out[key] = 1e6 * statistics.median(samples)
     return out
 
@@ -425,7 +430,8 @@ def main(argv=None):
                                             if args.quick else ""))
     print()
     print("\n".join(f"- {line}" for line in environment(torch)))
-    print(f"- {repeats} interleaved rounds, medians; today = octref/im2col.py at {TODAY}")
+    print(f"- {repeats} interleaved rounds, medians; today = octref/im2col.py at {TODAY}; "
+          "1 thread timed in process CPU time, 2 threads in wall time")
     results = measure_times(layers, dtypes, threads_list, repeats, torch, today,
                             0.0 if args.quick else 0.3, rng)
     print()
