@@ -286,6 +286,8 @@ def measure_times(layers, dtypes, threads_list, repeats, torch, today, pause, rn
                     cases["torch f"], cases["torch fb"] = torch_cases(torch, x, w, stride,
                                                                       dtype)
                     groups.append(["torch f", "torch fb"])
+                print(f"  measuring {name(layer)} {np.dtype(dtype).name}, {threads} thread(s)",
+                      file=sys.stderr, flush=True)
                 results[(layer, np.dtype(dtype).name, threads)] = interleaved(
                     cases, repeats, groups, pause, CLOCKS[threads == 1])
         limiter.restore_original_limits()
@@ -307,6 +309,36 @@ def measure_memory(layers, dtypes, rng):
                          f"{peaks[0.5] / 2**20:.2f}", f"{ratio:.3f}"))
     return ratios, ("## Peak traced memory of forward+backward (inputs excluded)\n\n"
                     + table(["layer", "dtype", "alpha 0 MiB", "alpha 0.5 MiB", "ratio"], rows))
+
+
+def measure_large_map(today, side):
+    """Peak traced memory of a forward on one 1-channel map per group, side x side (issue 13).
+
+    Returns the table: peak beyond the output, for octref.rowshift and today's
+    fast path, and the part of it that is octref's own copy of the input.
+    """
+    rng = np.random.default_rng(1)
+    x = Octave(rng.standard_normal((1, 1, side, side)),
+               rng.standard_normal((1, 1, (side + 1) // 2, (side + 1) // 2)))
+    w = init_octave_weights(2, 2, 3, 0.5, 0.5, rng=rng)
+    rows = []
+    for label, module in (("octref.rowshift", rowshift), (f"today ({TODAY})", today)):
+        if module is None:
+            continue
+        kept = {}
+
+        def forward(module=module, kept=kept):
+            kept["y"], _ = module.octconv_forward(x, w)
+        peak = peak_memory(forward)
+        out = sum(a.nbytes for a in kept.pop("y"))
+        rows.append((label, f"{out / 2**20:.0f}", f"{peak / 2**20:.0f}",
+                     f"{(peak - out) / 2**20:.0f}"))
+    copy = sum(a.nbytes for a in x) / 2**20
+    return (f"## Peak traced memory of one forward on 1x1x{side}x{side} (+ its low group), "
+            "float64\n\n"
+            + table(["engine", "output MiB", "peak MiB", "beyond the output MiB"], rows)
+            + f"\n\nOf what is beyond the output, {copy:.0f} MiB is the copy of the input the "
+              "backward needs (a forward's cache is octref's own).")
 
 
 def measure_fixed_cost(repeats, rng, clock=time.process_time):
@@ -439,6 +471,9 @@ def main(argv=None):
     memory, memory_table = measure_memory(layers, dtypes, rng)
     print()
     print(memory_table)
+    if not args.quick:
+        print()
+        print(measure_large_map(today, 4000))
     limiter = set_threads(1, torch)
     fixed = measure_fixed_cost(repeats, rng)
     limiter.restore_original_limits()
