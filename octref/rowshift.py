@@ -194,7 +194,12 @@ def _pieces(n, c_total, f_max, grid, itemsize):
     # Per padded row: the columns, their gradient, and one product buffer.
     per_row = itemsize * out_w * (2 * c_total * kw + kh * f_max)
     if per_row * hp <= BAND_BYTES:
-        most = max(1, min(n, CHUNK_BYTES // (per_row * hp)))
+        # Small layers: buffers no larger than the pass's maps, so that
+        # they do not decide its memory (Table 1's ratio is one of activations).
+        maps = itemsize * n * (c_total * grid.in_size[0] * grid.in_size[1]
+                               + f_max * grid.out_size[0] * out_w)
+        budget = min(CHUNK_BYTES, maps)
+        most = max(1, min(n, budget // (per_row * hp)))
         pieces = -(-n // most)                # 8 images, at most 7 a piece: 4 + 4, not 7 + 1
         return _Pieces(-(-n // pieces), grid.out_size[0], hp)
     out_h = grid.out_size[0]
@@ -311,14 +316,17 @@ def _add_upsampled(y, low):
     other column are twice as slow in NumPy.
     """
     height, width = y.shape[-2:]
-    wide = np.repeat(low, 2, axis=-1)[..., :width]
-    if height == 2 * low.shape[-2]:
-        # Splitting the row axis in two is always a view, so the add lands in y.
-        row_pairs = y.reshape(y.shape[:-2] + (height // 2, 2, width))
-        row_pairs += wide[..., None, :]
-    else:
-        y[..., 0::2, :] += wide
-        y[..., 1::2, :] += wide[..., :height // 2, :]
+    # A few images at a time, so the widened copy stays small (a piece's size).
+    step = max(1, CHUNK_BYTES // max(1, y[:1].nbytes // 2))
+    for n0 in range(0, y.shape[0], step):
+        part, wide = y[n0:n0 + step], np.repeat(low[n0:n0 + step], 2, axis=-1)[..., :width]
+        if height == 2 * low.shape[-2]:
+            # Splitting the row axis in two is always a view, so the add lands in y.
+            row_pairs = part.reshape(part.shape[:-2] + (height // 2, 2, width))
+            row_pairs += wide[..., None, :]
+        else:
+            part[..., 0::2, :] += wide
+            part[..., 1::2, :] += wide[..., :height // 2, :]
 
 
 def _sum_row_taps(z, target, rows, dh, add):
@@ -380,11 +388,25 @@ def _row_shift_forward(blocks, products, grid, outs, hows):
                 _add_upsampled(out[n0:n0 + nb, :, 2 * p0:2 * p1], dst)
 
 
-def _row_shift_backward(blocks, products, douts, grid):
+def _grad_rows(dout, up, n0, nb, lo, hi, out_w):
+    """Rows [lo, hi) of images [n0, n0 + nb) of a product's output gradient.
+
+    ``up``: ``dout`` is the gradient of the high-resolution map the product
+    was upsampled into, and the rows are those of up^T(dout) (the 2x2 block
+    sums), computed here for these rows only.
+    """
+    if not up:
+        return dout[n0:n0 + nb, :, lo:hi]
+    return upsample2x_nearest_backward(dout[n0:n0 + nb, :, 2 * lo:2 * hi], (hi - lo, out_w))
+
+
+def _row_shift_backward(blocks, products, douts, grid, ups=None):
     """(d blocks, d weights) of :func:`_row_shift_forward` for the gradients ``douts``.
 
-    ``douts[m]`` is dL/d(product m's output), (N, C_out, H', W').
+    ``douts[m]`` is dL/d(product m's output), (N, C_out, H', W'), or, where
+    ``ups[m]``, the gradient of the high-resolution map it was upsampled into.
     """
+    ups = ups or [False] * len(products)
     n, dtype = blocks[0].shape[0], blocks[0].dtype
     (kh, _), (ph, _), dh = grid.kernel, grid.padding, grid.dilation[0]
     height, width = grid.in_size
@@ -407,9 +429,13 @@ def _row_shift_backward(blocks, products, douts, grid):
         rows = r1 - r0
         buffers.fill(n0, nb, r0, rows)
         written = np.zeros(c_total, dtype=bool)
-        for product, w_stack, dw_stack, d, dout in zip(products, stacks, dstacks, d_bufs, douts):
+        for product, w_stack, dw_stack, d, dout, up in zip(products, stacks, dstacks, d_bufs,
+                                                           douts, ups):
             g = product.groups
-            dy = dout[n0:n0 + nb].reshape(nb, g, -1, out_h, out_w).transpose(1, 2, 0, 3, 4)
+            # The gradient rows this piece reads: [lo, hi).
+            lo, hi = max(0, r0 - dh * (kh - 1)), min(out_h, r1)
+            dy = (_grad_rows(dout, up, n0, nb, lo, hi, out_w)
+                  .reshape(nb, g, -1, hi - lo, out_w).transpose(1, 2, 0, 3, 4))
             # D[g, i, f, n, r] = dy[n, g F/G + f, r0 + r - d_h i], zero outside dy.
             for i in range(kh):
                 a, b = max(0, dh * i - r0), min(rows, dh * i + out_h - r0)
@@ -419,7 +445,7 @@ def _row_shift_backward(blocks, products, douts, grid):
                 if b < rows:
                     d_i[..., max(a, b):rows, :] = 0
                 if b > a:
-                    d_i[..., a:b, :] = dy[..., r0 + a - dh * i:r0 + b - dh * i, :]
+                    d_i[..., a:b, :] = dy[..., r0 + a - dh * i - lo:r0 + b - dh * i - lo, :]
             d_matrix = d[:, :, :, :nb, :rows].reshape(g, kh * d.shape[2], -1)
             cols = buffers.matrix(buffers.cols, product.start, product.stop, g, nb, rows)
             dw_stack += np.matmul(d_matrix, cols.transpose(0, 2, 1))
@@ -789,14 +815,11 @@ def octconv_backward(dy, cache):
     _octave_memory(x, w_hl, spec, levels, backward=True)
     dsources, dws = {}, {}
     for level in levels:
-        douts = []
-        for paths, dst in zip(level.paths, level.dsts):
-            grad = dys[path_ends(paths[0])[1]]
-            if dst == "up":
-                grad = upsample2x_nearest_backward(grad, spec.in_size["low"])
-            douts.append(grad)
+        # L->H's gradient goes through up^T piece by piece, inside the pass.
+        douts = [dys[path_ends(paths[0])[1]] for paths in level.paths]
         dblocks, dweights = _row_shift_backward([pooled[s] for s in level.sources],
-                                                level.products, douts, level.grid)
+                                                level.products, douts, level.grid,
+                                                [dst == "up" for dst in level.dsts])
         for source, dblock in zip(level.sources, dblocks):
             dsources[source] = dsources[source] + dblock if source in dsources else dblock
         for paths, dweight in zip(level.paths, dweights):
@@ -822,7 +845,8 @@ def octconv_backward(dy, cache):
             if finer is not None and size[0] % 2 == 0 and size[1] % 2 == 0:
                 # Even sizes: pool^T is a quarter of nearest upsampling, added in place
                 # into the gradient already there (ours to modify).
-                _add_upsampled(finer, grad * grad.dtype.type(0.25))
+                grad *= grad.dtype.type(0.25)
+                _add_upsampled(finer, grad)
                 grad = finer
             else:
                 grad = pool2x2_backward(grad, size)
