@@ -422,6 +422,7 @@ def _row_shift_backward(blocks, products, douts, grid, ups=None):
     full = next((j for j, tap in enumerate(buffers.col_taps)
                  if tap is not None and tap[1] == slice(0, width, 1)), None)
     dblocks = [(np.empty_like if full is not None else np.zeros_like)(block) for block in blocks]
+    banded = pieces.buffer_rows != grid.padded_rows
     for n0, nb, r0, r1 in _backward_pieces(n, pieces, grid.padded_rows):
         rows = r1 - r0
         buffers.fill(n0, nb, r0, rows)
@@ -437,9 +438,11 @@ def _row_shift_backward(blocks, products, douts, grid, ups=None):
             for i in range(kh):
                 a, b = max(0, dh * i - r0), min(rows, dh * i + out_h - r0)
                 d_i = d[:, i, :, :nb]
-                if a > 0:
+                # Rows outside dY: zero from the start for whole images, whose
+                # pieces all write the same rows; a band's were another band's.
+                if banded and a > 0:
                     d_i[..., :a, :] = 0
-                if b < rows:
+                if banded and b < rows:
                     d_i[..., max(a, b):rows, :] = 0
                 if b > a:
                     d_i[..., a:b, :] = dy[..., r0 + a - dh * i - lo:r0 + b - dh * i - lo, :]
