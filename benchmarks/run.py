@@ -1,38 +1,42 @@
-"""Benchmark octref's im2col OctConv: against vanilla conv, the loops, np.matmul and PyTorch.
+"""Benchmark octref's fast engine (octref.rowshift) against the targets of issue 16.
 
 Usage::
 
-    python benchmarks/run.py            # the full run (a few minutes on 2 cores)
-    python benchmarks/run.py --quick    # a smoke run of every section (seconds)
-    python benchmarks/run.py --threads 1 --repeats 9
+    python benchmarks/run.py                 # the full run, 1 and 2 threads (a few minutes)
+    python benchmarks/run.py --quick         # a smoke run: tiny layers, no verdicts
+    python benchmarks/run.py --threads 1 --repeats 9 --dtypes float32
+    python benchmarks/run.py --unset-openblas-env   # the same with OPENBLAS_CORETYPE
+                                                    # and OPENBLAS_L2_SIZE removed
 
-Every table is measured in one interleaved loop: each repeat calls every case
-of the table once, in turn, and a case's time is the median over repeats, so
-slow drift of a shared machine hits all cases of a ratio alike.
+For every layer, dtype and thread count, one interleaved loop times, in turn,
+each of these cases (a case's time is the median over the repeats, so slow
+drift of a shared machine hits every case of a ratio alike):
 
-Sections:
+* ``oct``: octref's alpha = 0.5 OctConv (k = 3), forward and forward+backward;
+* ``products``: the matrix products that same call makes, alone: every
+  ``np.matmul`` of octref.rowshift is recorded during one call (operands,
+  views and ``out=`` buffers as they were) and replayed;
+* ``vanilla``: octref at alpha = 0, the same layer without a low group;
+* ``today``: the fast path as it was at commit 49653fc (``octref/im2col.py``
+  loaded from git into a temporary module), alpha = 0.5: no speed lost;
+* ``torch``: a PyTorch OctConv from ``conv2d`` / ``avg_pool2d`` /
+  ``interpolate`` with autograd (checked equal to octref's first), in a block
+  of its own after a pause, since idle OpenBLAS and OpenMP workers spin.
 
-1. OctConv (im2col) over vanilla conv (``octref.conv_forward``), same
-   channels, alpha in {0, .125, .25, .5, .75}: time ratios forward and
-   forward+backward beside Table 1's ``1 - 3/4 alpha (2 - alpha)``.
-2. im2col over loops (``octref.loops``) on a small shape.
-3. GFLOP/s of the forward (counted by ``octref.cost``) beside ``np.matmul``
-   on the conv's own GEMM shape, same run.
-4. Peak traced memory (tracemalloc) of forward+backward, alpha 0.5 over 0.
-5. With PyTorch installed (``pip install -e .[bench]``): octref versus
-   ``torch.nn.functional.conv2d`` with autograd, float32 and float64, and
-   versus a PyTorch OctConv built from conv2d / avg_pool2d / interpolate,
-   with the same thread count for both (``torch.set_num_threads`` and, via
-   threadpoolctl, numpy's BLAS).
-
-The figures the issue asks for are checked at the end ("Targets").
+Also measured: the peak memory traced by tracemalloc of forward+backward,
+alpha 0.5 over alpha 0, and the fixed cost of a call (a 1x4x2x2 layer, where
+the arithmetic is nil). Threads are set with threadpoolctl (numpy's BLAS) and
+``torch.set_num_threads``. The report records the BLAS library and the kernel
+it runs, and ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE``.
 """
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -40,52 +44,118 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from octref import Octave, cost, im2col, init_octave_weights, loops, split_channels  # noqa: E402
+from octref import Octave, init_octave_weights, rowshift, split_channels  # noqa: E402
 
-FULL_SHAPES = [(8, 64, 32), (4, 128, 56)]     # (N, C, H = W), k = 3, padding 1
-QUICK_SHAPES = [(2, 16, 12)]
-ALPHAS = (0.0, 0.125, 0.25, 0.5, 0.75)
-DTYPES = (np.float64, np.float32)
+#: (N, C, H = W, stride) of the layers of issue 16; C -> C, k = 3.
+LAYERS = [(8, 64, 32, 1), (4, 128, 56, 1), (32, 64, 28, 1), (1, 256, 14, 1),
+          (16, 32, 16, 1), (8, 64, 32, 2)]
+QUICK_LAYERS = [(2, 16, 8, 1), (2, 16, 8, 2)]
+#: The commit whose fast path is "today" for the no-speed-lost comparison.
+TODAY = "49653fc"
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+#: 1 thread: CPU time of the process (robust on a shared, overloaded machine:
+#: it leaves out the time spent waiting for a core); more threads: wall time.
+CLOCKS = {True: time.process_time, False: time.perf_counter}
 
-# Figures the issue sets (benchmark targets, not tests).
-TARGET_RATIO_F, TARGET_RATIO_FB = 0.55, 0.60
-TARGET_TORCH = {"float64": (1.0, 1.5), "float32": (2.0, 2.5)}   # (forward, forward+backward)
-TARGET_MATMUL_SHARE = 0.40
-TARGET_MEMORY = 0.70
+# Targets of issue 16, checked only in a full run.
+TARGET_PRODUCTS = 1.2                        # octref / its products, 1 thread
+TARGET_ALPHA = {1: 0.50, 2: 0.55}            # alpha .5 / alpha 0, C >= 64
+TARGET_ALPHA_STRIDE2 = 0.70
+TARGET_TORCH = {"float32": (1.3, 1.5), "float64": (1.0, 1.2)}   # 1 thread
+TARGET_MEMORY = 0.7
+TARGET_FIXED_US = 50.0
 
 
 # --------------------------------------------------------------------------- measuring
 
-def interleaved(cases, repeats, warmup=1, groups=None, pause=0.5):
-    """Median seconds of each callable in ``cases`` (a dict), called round-robin.
+def interleaved(cases, repeats, groups, pause, clock=time.perf_counter):
+    """Median seconds of each callable in ``cases``, called round-robin ``repeats`` times.
 
-    ``groups`` (lists of case names) splits each repeat into blocks, one per
-    library: before a block the run sleeps ``pause`` seconds and calls the
-    block's first case once untimed. Idle OpenBLAS (numpy) and OpenMP (torch)
-    workers keep spinning for a while after a call; on 2 cores one library's
-    spinning pool would otherwise slow the other's threads.
+    ``groups`` splits each round into blocks (one per library); before a block
+    the run sleeps ``pause`` seconds and calls its first case once, untimed.
+    ``clock`` is wall time, or the process's CPU time for single-threaded
+    runs on a shared machine (it leaves out the time spent waiting for a core).
     """
     for fn in cases.values():
-        for _ in range(warmup):
-            fn()
-    groups = groups or [list(cases)]
+        fn()
     times = {name: [] for name in cases}
     for _ in range(repeats):
         for group in groups:
-            if len(groups) > 1:
+            if pause:
                 time.sleep(pause)
-                cases[group[0]]()
+            cases[group[0]]()
             for name in group:
-                start = time.perf_counter()
+                start = clock()
                 cases[name]()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def peak_memory(fn):
+    """Peak bytes traced by tracemalloc while fn runs (numpy reports its buffers)."""
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak - base
+
+
+class _RecordingNumpy:
+    """Stands in for ``numpy`` inside octref.rowshift and records every matmul call."""
+
+    def __init__(self, calls):
+        self._calls = calls
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def matmul(self, a, b, out=None):
+        self._calls.append((a, b, out))
+        return np.matmul(a, b, out=out)
+
+
+def record_products(run):
+    """The matmul calls ``run()`` makes in octref.rowshift, and a function replaying them.
+
+    The operands are the very views (of the engine's buffers) the call used,
+    kept alive by the record; the replay calls np.matmul on them in the same
+    order, with the same ``out=``, so it is the products alone.
+    """
+    calls = []
+    rowshift.np = _RecordingNumpy(calls)
+    try:
+        run()
+    finally:
+        rowshift.np = np
+
+    def replay():
+        for a, b, out in calls:
+            np.matmul(a, b, out=out)
+    return replay, len(calls)
+
+
+def load_today():
+    """octref/im2col.py as it was at TODAY, as a temporary module (None if it cannot load)."""
+    try:
+        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{TODAY}:octref/im2col.py"],
+                                check=True, capture_output=True, text=True).stdout
+        spec = importlib.util.spec_from_loader("octref_today_im2col", loader=None)
+        module = importlib.util.module_from_spec(spec)
+        exec(compile(source, f"{TODAY}:octref/im2col.py", "exec"), module.__dict__)
+        return module
+    except (OSError, subprocess.CalledProcessError, ImportError, SyntaxError) as exc:
+        print(f"- today's fast path ({TODAY}) not loaded: {exc}")
+        return None
+
+
+# --------------------------------------------------------------------------- problems
+
 def problem(n, c, size, alpha, dtype, rng):
-    """An octave input, weights and an upstream gradient for a C -> C, k = 3 layer."""
+    """An octave input and weights for a C -> C, k = 3 layer."""
     c_high, c_low = split_channels(c, alpha)
     low = (size + 1) // 2
     x = Octave(rng.standard_normal((n, c_high, size, size)).astype(dtype) if c_high else None,
@@ -94,37 +164,68 @@ def problem(n, c, size, alpha, dtype, rng):
     return x, w
 
 
-def octconv_fb(x, w):
-    """Forward then backward of octref's octconv; the output is its own upstream gradient."""
-    def run():
-        y, cache = im2col.octconv_forward(x, w)
-        im2col.octconv_backward(y, cache)
-    return run
+def octref_cases(module, x, w, stride):
+    """(forward, forward+backward) callables; the output is its own upstream gradient."""
+    def forward():
+        return module.octconv_forward(x, w, stride=stride)
+
+    def forward_backward():
+        y, cache = module.octconv_forward(x, w, stride=stride)
+        module.octconv_backward(y, cache)
+    return forward, forward_backward
 
 
-def conv_fb(x, w):
-    def run():
-        y, cache = im2col.conv_forward(x, w, padding=1)
-        im2col.conv_backward(y, cache)
-    return run
+def torch_octconv(torch, xh, xl, w, stride):
+    """Eq. 4 with PyTorch's own ops (groups 1, padding 1); stride 2 pools every input first."""
+    f = torch.nn.functional
+
+    def pool(a):
+        return f.avg_pool2d(a, 2, ceil_mode=True, count_include_pad=False)
+    if stride == 2:
+        xh, xl_lh, xl = pool(xh), xl, pool(xl)
+        y_high = f.conv2d(xh, w["hh"], padding=1) + f.conv2d(xl_lh, w["lh"], padding=1)
+    else:
+        y_high = f.conv2d(xh, w["hh"], padding=1)
+        y_high = y_high + f.interpolate(f.conv2d(xl, w["lh"], padding=1),
+                                        size=y_high.shape[-2:], mode="nearest")
+    y_low = f.conv2d(xl, w["ll"], padding=1) + f.conv2d(pool(xh), w["hl"], padding=1)
+    return y_high, y_low
 
 
-# --------------------------------------------------------------------------- threads
+def torch_cases(torch, x, w, stride, dtype):
+    """PyTorch's (forward, forward+backward), after checking it computes what octref does."""
+    txh = torch.from_numpy(x.high).requires_grad_()
+    txl = torch.from_numpy(x.low).requires_grad_()
+    tws = {p: torch.from_numpy(getattr(w, p)).requires_grad_() for p in ("hh", "hl", "lh", "ll")}
+    ours, _ = rowshift.octconv_forward(x, w, stride=stride)
+    with torch.no_grad():
+        theirs = torch_octconv(torch, txh, txl, tws, stride)
+    tol = 1e-9 if dtype == np.float64 else 1e-3
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b.numpy(), rtol=tol, atol=tol)
 
-def blas_threads(threads):
-    """Limit numpy's BLAS to ``threads`` (threadpoolctl) and describe the BLAS in use."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None, "threadpoolctl not installed: numpy's BLAS threads unknown"
-    limiter = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-    info = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}), "
-            f"{i['num_threads']} threads" for i in threadpoolctl.threadpool_info()
-            if i["user_api"] == "blas"]
-    return limiter, "; ".join(info)
+    def forward():
+        with torch.no_grad():
+            torch_octconv(torch, txh, txl, tws, stride)
+
+    def forward_backward():
+        yh, yl = torch_octconv(torch, txh, txl, tws, stride)
+        torch.autograd.backward((yh, yl), (yh.detach(), yl.detach()))
+    return forward, forward_backward
 
 
-def environment(threads, blas):
+# --------------------------------------------------------------------------- environment
+
+def set_threads(threads, torch):
+    """Limit numpy's BLAS (threadpoolctl) and torch to ``threads``; return the limiter."""
+    import threadpoolctl
+    if torch is not None:
+        torch.set_num_threads(threads)
+    return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
+
+
+def environment(torch):
+    import threadpoolctl
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -133,18 +234,21 @@ def environment(threads, blas):
                 break
     except OSError:
         pass
-    lines = [f"date: {datetime.datetime.now().isoformat(timespec='seconds')}",
+    blas = "; ".join(f"{i['internal_api']} {i.get('version')}, kernel {i.get('architecture')}"
+                     f", {i.get('threading_layer')}" for i in threadpoolctl.threadpool_info()
+                     if i["user_api"] == "blas")
+    import scipy
+    lines = [f"date: {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}",
              f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
              f"{platform.release()}",
-             f"python {platform.python_version()}, numpy {np.__version__}, BLAS: {blas}",
-             f"threads: {threads} (numpy BLAS and torch alike)",
-             f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"]
+             f"python {platform.python_version()}, numpy {np.__version__}, scipy "
+             f"{scipy.__version__}, torch {torch.__version__ if torch else '(not installed)'}",
+             f"numpy's BLAS: {blas}"]
+    lines += [f"{name}={os.environ.get(name, '(unset)')}" for name in OPENBLAS_ENV]
     if hasattr(os, "getloadavg"):
         lines.append("load average at start: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     return lines
 
-
-# --------------------------------------------------------------------------- sections
 
 def table(headers, rows):
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
@@ -152,270 +256,233 @@ def table(headers, rows):
     return "\n".join(out)
 
 
-def section_ratios(shapes, repeats, rng, results):
-    """OctConv over vanilla conv, forward and forward+backward, per alpha."""
-    rows = []
-    for dtype in DTYPES:
-        for n, c, size in shapes:
-            plain = rng.standard_normal((n, c, size, size)).astype(dtype)
-            w_plain = (rng.standard_normal((c, c, 3, 3)) * np.sqrt(2 / (9 * c))).astype(dtype)
-            cases = {"conv f": lambda p=plain, w=w_plain: im2col.conv_forward(p, w, padding=1),
-                     "conv fb": conv_fb(plain, w_plain)}
-            for alpha in ALPHAS:
-                x, w = problem(n, c, size, alpha, dtype, rng)
-                cases[f"{alpha} f"] = lambda x=x, w=w: im2col.octconv_forward(x, w)
-                cases[f"{alpha} fb"] = octconv_fb(x, w)
-            t = interleaved(cases, repeats)
-            for alpha in ALPHAS:
-                f, fb = t[f"{alpha} f"] / t["conv f"], t[f"{alpha} fb"] / t["conv fb"]
-                rows.append((np.dtype(dtype).name, f"{n}x{c}x{size}x{size}", alpha,
-                             f"{cost.flops_ratio(alpha):.3f}", f"{f:.3f}", f"{fb:.3f}",
-                             f"{1e3 * t[f'{alpha} f']:.2f}", f"{1e3 * t[f'{alpha} fb']:.2f}"))
-                results.setdefault("ratio", {})[(np.dtype(dtype).name, (n, c, size), alpha)] = \
-                    (f, fb)
-            rows.append((np.dtype(dtype).name, f"{n}x{c}x{size}x{size}", "conv", "1", "1", "1",
-                         f"{1e3 * t['conv f']:.2f}", f"{1e3 * t['conv fb']:.2f}"))
-    return ("## 1. OctConv / vanilla conv time (im2col, same channels, k = 3)\n\n"
-            + table(["dtype", "N x C x H x W", "alpha", "theory (Table 1)", "forward ratio",
-                     "fwd+bwd ratio", "forward ms", "fwd+bwd ms"], rows))
+def name(layer):
+    n, c, size, stride = layer
+    return f"{n}x{c}x{size}x{size}" + (" s2" if stride == 2 else "")
 
 
-def section_loops(quick, repeats, rng):
-    """im2col over loops on a small shape (the loops are slow on purpose)."""
-    n, c, size = (1, 4, 6) if quick else (2, 8, 12)
-    x, w = problem(n, c, size, 0.5, np.float64, rng)
+# --------------------------------------------------------------------------- sections
 
-    def loops_fb():
-        y, cache = loops.octconv_forward(x, w)
-        loops.octconv_backward(y, cache)
-    # Timed apart: after seconds of pure-Python loops, the first BLAS call pays
-    # for waking OpenBLAS's threads, which would bias whichever im2col case ran first.
-    t = interleaved({"loops f": lambda: loops.octconv_forward(x, w), "loops fb": loops_fb},
-                    repeats)
-    t.update(interleaved({"im2col f": lambda: im2col.octconv_forward(x, w),
-                          "im2col fb": octconv_fb(x, w)}, 5 * repeats))
-    rows = [("forward", f"{1e3 * t['loops f']:.1f}", f"{1e3 * t['im2col f']:.3f}",
-             f"{t['loops f'] / t['im2col f']:.0f}x"),
-            ("forward+backward", f"{1e3 * t['loops fb']:.1f}", f"{1e3 * t['im2col fb']:.3f}",
-             f"{t['loops fb'] / t['im2col fb']:.0f}x")]
-    return (f"## 2. im2col versus loops (alpha 0.5, {n}x{c}x{size}x{size}, float64)\n\n"
-            + table(["pass", "loops ms", "im2col ms", "speed-up"], rows))
-
-
-def section_gflops(shapes, repeats, rng, results):
-    """Forward GFLOP/s (2 x counted MACs / time) beside np.matmul on the conv's GEMM."""
-    rows = []
-    for dtype in DTYPES:
-        for n, c, size in shapes:
-            plain = rng.standard_normal((n, c, size, size)).astype(dtype)
-            w_plain = rng.standard_normal((c, c, 3, 3)).astype(dtype)
-            x, w = problem(n, c, size, 0.5, dtype, rng)
-            a = rng.standard_normal((c, 9 * c)).astype(dtype)
-            b = rng.standard_normal((9 * c, n * size * size)).astype(dtype)
-            out = np.empty((c, n * size * size), dtype=dtype)
-            t = interleaved({"matmul": lambda a=a, b=b, o=out: np.matmul(a, b, out=o),
-                             "conv": lambda p=plain, w=w_plain: im2col.conv_forward(p, w,
-                                                                                   padding=1),
-                             "oct": lambda x=x, w=w: im2col.octconv_forward(x, w)}, repeats)
-            flops_conv = 2 * cost.conv_cost(c, c, 3, size, size, batch=n).total_macs
-            flops_oct = 2 * cost.octconv_cost(c, c, 3, 0.5, 0.5, size, size,
-                                              batch=n).total_macs
-            gf = {"matmul": flops_conv / t["matmul"] / 1e9, "conv": flops_conv / t["conv"] / 1e9,
-                  "oct": flops_oct / t["oct"] / 1e9}
-            results.setdefault("gflops", {})[(np.dtype(dtype).name, (n, c, size))] = gf
-            rows.append((np.dtype(dtype).name, f"{n}x{c}x{size}x{size}", f"{gf['matmul']:.1f}",
-                         f"{gf['conv']:.1f} ({gf['conv'] / gf['matmul']:.0%})",
-                         f"{gf['oct']:.1f} ({gf['oct'] / gf['matmul']:.0%})"))
-    return ("## 3. Forward GFLOP/s (2 x MACs counted by octref.cost / time)\n\n"
-            + table(["dtype", "N x C x H x W", "np.matmul (C, 9C) @ (9C, NHW)",
-                     "conv forward (% of matmul)", "OctConv alpha 0.5 forward (% of matmul)"],
-                    rows))
+def measure_times(layers, dtypes, threads_list, repeats, torch, today, pause, rng):
+    """{(layer, dtype, threads): {case: seconds}} and the number of products recorded."""
+    results = {}
+    for threads in threads_list:
+        limiter = set_threads(threads, torch)
+        for layer in layers:
+            n, c, size, stride = layer
+            for dtype in dtypes:
+                x, w = problem(n, c, size, 0.5, dtype, rng)
+                x0, w0 = problem(n, c, size, 0.0, dtype, rng)
+                oct_f, oct_fb = octref_cases(rowshift, x, w, stride)
+                van_f, van_fb = octref_cases(rowshift, x0, w0, stride)
+                prod_f, _ = record_products(oct_f)
+                prod_fb, _ = record_products(oct_fb)
+                cases = {"oct f": oct_f, "oct fb": oct_fb, "prod f": prod_f,
+                         "prod fb": prod_fb, "van f": van_f, "van fb": van_fb}
+                if today is not None:
+                    cases["today f"], cases["today fb"] = octref_cases(today, x, w, stride)
+                groups = [list(cases)]
+                if torch is not None:
+                    cases["torch f"], cases["torch fb"] = torch_cases(torch, x, w, stride,
+                                                                      dtype)
+                    groups.append(["torch f", "torch fb"])
+                print(f"  measuring {name(layer)} {np.dtype(dtype).name}, {threads} thread(s)",
+                      file=sys.stderr, flush=True)
+                results[(layer, np.dtype(dtype).name, threads)] = interleaved(
+                    cases, repeats, groups, pause, CLOCKS[threads == 1])
+        limiter.restore_original_limits()
+    return results
 
 
-def peak_memory(fn):
-    """Peak bytes traced by tracemalloc while fn runs (numpy reports its buffers)."""
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    base = tracemalloc.get_traced_memory()[0]
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak - base
-
-
-def section_memory(shapes, rng, results):
-    rows = []
-    for n, c, size in shapes:
-        for dtype in DTYPES:
+def measure_memory(layers, dtypes, rng):
+    rows, ratios = [], {}
+    for layer in layers:
+        n, c, size, stride = layer
+        for dtype in dtypes:
             peaks = {}
             for alpha in (0.0, 0.5):
                 x, w = problem(n, c, size, alpha, dtype, rng)
-                peaks[alpha] = peak_memory(octconv_fb(x, w))
+                peaks[alpha] = peak_memory(octref_cases(rowshift, x, w, stride)[1])
             ratio = peaks[0.5] / peaks[0.0]
-            results.setdefault("memory", {})[(np.dtype(dtype).name, (n, c, size))] = ratio
-            rows.append((np.dtype(dtype).name, f"{n}x{c}x{size}x{size}",
-                         f"{peaks[0.0] / 2**20:.1f}", f"{peaks[0.5] / 2**20:.1f}",
-                         f"{ratio:.3f}", f"{cost.memory_ratio(0.5):.3f}"))
-    return ("## 4. Peak traced memory of forward+backward (inputs excluded)\n\n"
-            + table(["dtype", "N x C x H x W", "alpha 0 MiB", "alpha 0.5 MiB", "ratio",
-                     "Table 1 activations"], rows))
+            ratios[(layer, np.dtype(dtype).name)] = ratio
+            rows.append((name(layer), np.dtype(dtype).name, f"{peaks[0.0] / 2**20:.2f}",
+                         f"{peaks[0.5] / 2**20:.2f}", f"{ratio:.3f}"))
+    return ratios, ("## Peak traced memory of forward+backward (inputs excluded)\n\n"
+                    + table(["layer", "dtype", "alpha 0 MiB", "alpha 0.5 MiB", "ratio"], rows))
 
 
-def torch_octconv(torch, xh, xl, w):
-    """OctConv in PyTorch (stride 1, groups 1, padding 1): Eq. 4 with torch's own ops."""
-    f = torch.nn.functional
-    y_high = f.conv2d(xh, w["hh"], padding=1)
-    y_high = y_high + f.interpolate(f.conv2d(xl, w["lh"], padding=1), size=y_high.shape[-2:],
-                                    mode="nearest")
-    pooled = f.avg_pool2d(xh, 2, ceil_mode=True, count_include_pad=False)
-    y_low = f.conv2d(xl, w["ll"], padding=1) + f.conv2d(pooled, w["hl"], padding=1)
-    return y_high, y_low
+def measure_large_map(today, side):
+    """Peak traced memory of a forward on one 1-channel map per group, side x side (issue 13).
 
-
-def section_torch(shapes, repeats, rng, threads, results, quick=False):
-    try:
-        import torch
-    except ImportError:
-        return "## 5. PyTorch\n\nPyTorch is not installed (pip install -e .[bench]): skipped."
-    torch.set_num_threads(threads)
-    f = torch.nn.functional
+    Returns the table: peak beyond the output, for octref.rowshift and today's
+    fast path, and the part of it that is octref's own copy of the input.
+    """
+    rng = np.random.default_rng(1)
+    x = Octave(rng.standard_normal((1, 1, side, side)),
+               rng.standard_normal((1, 1, (side + 1) // 2, (side + 1) // 2)))
+    w = init_octave_weights(2, 2, 3, 0.5, 0.5, rng=rng)
     rows = []
-    for dtype in DTYPES:
-        for n, c, size in shapes:
-            plain = rng.standard_normal((n, c, size, size)).astype(dtype)
-            w_plain = rng.standard_normal((c, c, 3, 3)).astype(dtype)
-            x, w = problem(n, c, size, 0.5, dtype, rng)
-            tx = torch.from_numpy(plain).requires_grad_()
-            tw = torch.from_numpy(w_plain).requires_grad_()
-            txh = torch.from_numpy(x.high).requires_grad_()
-            txl = torch.from_numpy(x.low).requires_grad_()
-            tws = {p: torch.from_numpy(getattr(w, p)).requires_grad_() for p in
-                   ("hh", "hl", "lh", "ll")}
-            # The PyTorch OctConv computes what octref does (checked, not assumed).
-            ours, _ = im2col.octconv_forward(x, w)
-            with torch.no_grad():
-                theirs = torch_octconv(torch, txh, txl, tws)
-            tol = 1e-9 if dtype == np.float64 else 1e-3
-            for a, b in zip(ours, theirs):
-                np.testing.assert_allclose(a, b.numpy(), rtol=tol, atol=tol)
+    for label, module in (("octref.rowshift", rowshift), (f"today ({TODAY})", today)):
+        if module is None:
+            continue
+        kept = {}
 
-            def torch_conv_fb(tx=tx, tw=tw):
-                y = f.conv2d(tx, tw, padding=1)
-                y.backward(y.detach())
-
-            def torch_oct_fb(txh=txh, txl=txl, tws=tws):
-                yh, yl = torch_octconv(torch, txh, txl, tws)
-                torch.autograd.backward((yh, yl), (yh.detach(), yl.detach()))
-
-            def torch_conv_f(tx=tx, tw=tw):
-                with torch.no_grad():
-                    f.conv2d(tx, tw, padding=1)
-
-            def torch_oct_f(txh=txh, txl=txl, tws=tws):
-                with torch.no_grad():
-                    torch_octconv(torch, txh, txl, tws)
-
-            t = interleaved({
-                "conv f": lambda p=plain, w=w_plain: im2col.conv_forward(p, w, padding=1),
-                "conv fb": conv_fb(plain, w_plain),
-                "torch conv f": torch_conv_f, "torch conv fb": torch_conv_fb,
-                "oct f": lambda x=x, w=w: im2col.octconv_forward(x, w),
-                "oct fb": octconv_fb(x, w),
-                "torch oct f": torch_oct_f, "torch oct fb": torch_oct_fb}, repeats,
-                groups=[["conv f", "conv fb", "oct f", "oct fb"],
-                        ["torch conv f", "torch conv fb", "torch oct f", "torch oct fb"]],
-                pause=0.0 if quick else 0.5)
-            name = np.dtype(dtype).name
-            for what, ours_key, theirs_key in (("conv2d", "conv", "torch conv"),
-                                               ("OctConv alpha 0.5", "oct", "torch oct")):
-                rf = t[f"{ours_key} f"] / t[f"{theirs_key} f"]
-                rfb = t[f"{ours_key} fb"] / t[f"{theirs_key} fb"]
-                results.setdefault("torch", {})[(name, (n, c, size), what)] = (rf, rfb)
-                rows.append((name, f"{n}x{c}x{size}x{size}", what,
-                             f"{1e3 * t[f'{ours_key} f']:.2f} / {1e3 * t[f'{theirs_key} f']:.2f}",
-                             f"{rf:.2f}",
-                             f"{1e3 * t[f'{ours_key} fb']:.2f} / "
-                             f"{1e3 * t[f'{theirs_key} fb']:.2f}",
-                             f"{rfb:.2f}"))
-    return (f"## 5. octref (im2col) versus PyTorch {torch.__version__} on the CPU, "
-            f"{threads} thread(s) each\n\n"
-            + table(["dtype", "N x C x H x W", "layer", "forward ms octref / torch",
-                     "forward ratio", "fwd+bwd ms octref / torch", "fwd+bwd ratio"], rows))
+        def forward(module=module, kept=kept):
+            kept["y"], _ = module.octconv_forward(x, w)
+        peak = peak_memory(forward)
+        out = sum(a.nbytes for a in kept.pop("y"))
+        rows.append((label, f"{out / 2**20:.0f}", f"{peak / 2**20:.0f}",
+                     f"{(peak - out) / 2**20:.0f}"))
+    copy = sum(a.nbytes for a in x) / 2**20
+    return (f"## Peak traced memory of one forward on 1x1x{side}x{side} (+ its low group), "
+            "float64\n\n"
+            + table(["engine", "output MiB", "peak MiB", "beyond the output MiB"], rows)
+            + f"\n\nOf what is beyond the output, {copy:.0f} MiB is the copy of the input the "
+              "backward needs (a forward's cache is octref's own).")
 
 
-def section_targets(results, shapes):
+def measure_fixed_cost(repeats, rng, clock=time.process_time):
+    """Median microseconds of a call on a 1x4x2x2 layer (alpha 0.5), where arithmetic is nil."""
+    x, w = problem(1, 4, 2, 0.5, np.float32, rng)
+    forward, forward_backward = octref_cases(rowshift, x, w, 1)
+    loops = 200
+    out = {}
+    for key, fn in (("forward", forward), ("forward+backward", forward_backward)):
+        fn()
+        samples = []
+        for _ in range(max(3, repeats)):
+            start = clock()
+            for _ in range(loops):
+                fn()
+            samples.append((clock() - start) / loops)
+        out[key] = 1e6 * statistics.median(samples)
+    return out
+
+
+def times_tables(results, threads_list, has_torch, has_today):
+    sections = []
+    for threads in threads_list:
+        rows = []
+        for (layer, dtype, t), times in results.items():
+            if t != threads:
+                continue
+            row = [name(layer), dtype]
+            for p in ("f", "fb"):
+                oct_ = times[f"oct {p}"]
+                row += [f"{1e3 * oct_:.2f}", f"{oct_ / times[f'prod {p}']:.2f}",
+                        f"{oct_ / times[f'van {p}']:.3f}"]
+                if has_torch:
+                    row.append(f"{oct_ / times[f'torch {p}']:.2f}")
+                if has_today:
+                    row.append(f"{oct_ / times[f'today {p}']:.2f}")
+            rows.append(row)
+        headers = ["layer", "dtype"]
+        for p in ("fwd", "fwd+bwd"):
+            headers += [f"{p} ms", f"{p} / products", f"{p} alpha .5 / 0"]
+            if has_torch:
+                headers.append(f"{p} / torch")
+            if has_today:
+                headers.append(f"{p} / {TODAY}")
+        sections.append(f"## {threads} thread(s): octref alpha 0.5, ratios of medians\n\n"
+                        + table(headers, rows))
+    return "\n\n".join(sections)
+
+
+def verdicts(results, memory, fixed, has_torch, has_today):
     rows = []
 
-    def verdict(value, target):
-        return "met" if value <= target else f"missed by {value / target - 1:.0%}"
+    def check(what, value, target, fmt="{:.3f}"):
+        verdict = "met" if value <= target else f"missed by {value / target - 1:.0%}"
+        rows.append((what, f"<= {target:g}", fmt.format(value), verdict))
 
-    for (dtype, shape, alpha), (f, fb) in sorted(results.get("ratio", {}).items()):
-        if alpha == 0.5:
-            rows.append((f"OctConv/conv forward, {dtype} {shape}", f"<= {TARGET_RATIO_F}",
-                         f"{f:.3f}", verdict(f, TARGET_RATIO_F)))
-            rows.append((f"OctConv/conv fwd+bwd, {dtype} {shape}", f"<= {TARGET_RATIO_FB}",
-                         f"{fb:.3f}", verdict(fb, TARGET_RATIO_FB)))
-    for (dtype, shape, what), (f, fb) in sorted(results.get("torch", {}).items()):
-        tf, tfb = TARGET_TORCH[dtype]
-        rows.append((f"{what} forward vs torch, {dtype} {shape}", f"<= {tf}x", f"{f:.2f}x",
-                     verdict(f, tf)))
-        rows.append((f"{what} fwd+bwd vs torch, {dtype} {shape}", f"<= {tfb}x", f"{fb:.2f}x",
-                     verdict(fb, tfb)))
-    for (dtype, shape), gf in sorted(results.get("gflops", {}).items()):
-        for key, what in (("conv", "conv"), ("oct", "OctConv 0.5")):
-            share = gf[key] / gf["matmul"]
-            rows.append((f"{what} forward GFLOP/s share of matmul, {dtype} {shape}",
-                         f">= {TARGET_MATMUL_SHARE:.0%}", f"{share:.0%}",
-                         "met" if share >= TARGET_MATMUL_SHARE
-                         else f"missed by {1 - share / TARGET_MATMUL_SHARE:.0%}"))
-    for (dtype, shape), ratio in sorted(results.get("memory", {}).items()):
-        rows.append((f"peak memory alpha .5 / 0, {dtype} {shape}", f"<= {TARGET_MEMORY}",
-                     f"{ratio:.3f}", verdict(ratio, TARGET_MEMORY)))
-    return "## Targets\n\n" + table(["figure", "target", "measured", "verdict"], rows)
+    for (layer, dtype, threads), t in results.items():
+        c, stride = layer[1], layer[3]
+        for p, label in (("f", "fwd"), ("fb", "fwd+bwd")):
+            where = f"{name(layer)} {dtype} {label}, {threads} thread(s)"
+            if threads == 1:
+                check(f"octref / products, {where}", t[f"oct {p}"] / t[f"prod {p}"],
+                      TARGET_PRODUCTS)
+                if has_torch:
+                    check(f"octref / torch, {where}", t[f"oct {p}"] / t[f"torch {p}"],
+                          TARGET_TORCH[dtype][p == "fb"])
+            alpha_target = (TARGET_ALPHA_STRIDE2 if stride == 2
+                            else TARGET_ALPHA.get(threads) if c >= 64 else None)
+            if alpha_target is not None:
+                check(f"alpha .5 / 0, {where}", t[f"oct {p}"] / t[f"van {p}"], alpha_target)
+            if has_today:
+                # Not an issue-16 target: "no speed lost against today" (1.0 within noise).
+                check(f"octref / {TODAY}, {where}", t[f"oct {p}"] / t[f"today {p}"], 1.05)
+    for (layer, dtype), ratio in memory.items():
+        check(f"peak memory alpha .5 / 0, {name(layer)} {dtype}", ratio, TARGET_MEMORY)
+    for key, us in fixed.items():
+        check(f"fixed cost per call, {key} (us)", us, TARGET_FIXED_US, "{:.0f}")
+    met = sum(row[3] == "met" for row in rows)
+    return (f"## Targets: {met} of {len(rows)} met\n\n"
+            + table(["figure", "target", "measured", "verdict"], rows))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="tiny shapes and few repeats: checks that every section runs")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="interleaved repeats per table (default 7, quick 2)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS and torch threads (default: os.cpu_count())")
-    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch section")
-    parser.add_argument("--sections", default="1,2,3,4,5",
-                        help="comma-separated sections to run (default all: 1,2,3,4,5)")
-    parser.add_argument("--dtypes", default="float64,float32",
-                        help="comma-separated dtypes (default float64,float32)")
+                        help="smoke run: tiny layers, one repeat, no verdicts")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds (default 7, quick 1)")
+    parser.add_argument("--threads", default=None,
+                        help="comma-separated thread counts (default 1,2; quick 1)")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--layers", default=None,
+                        help="comma-separated indices into LAYERS (default all)")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    parser.add_argument("--unset-openblas-env", action="store_true",
+                        help="re-run this benchmark with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE "
+                             "removed from its own environment (both together)")
     args = parser.parse_args(argv)
-    threads = args.threads or os.cpu_count()
-    repeats = args.repeats or (2 if args.quick else 7)
-    shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
+    if args.unset_openblas_env and any(v in os.environ for v in OPENBLAS_ENV):
+        # OpenBLAS reads them when it loads, so only a fresh process sees the change.
+        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_ENV}
+        argv = [a for a in (argv if argv is not None else sys.argv[1:])
+                if a != "--unset-openblas-env"]
+        return subprocess.call([sys.executable, __file__, *argv], env=env)
+
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("PyTorch is not installed (pip install -e .[bench]): its columns are skipped.")
+    layers = QUICK_LAYERS if args.quick else LAYERS
+    if args.layers:
+        layers = [layers[int(i)] for i in args.layers.split(",")]
+    threads_list = [int(t) for t in (args.threads or ("1" if args.quick else "1,2")).split(",")]
+    repeats = args.repeats or (1 if args.quick else 7)
+    dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
     rng = np.random.default_rng(0)
-    limiter, blas = blas_threads(threads)
-    results = {}
-    print("# octref benchmarks" + (" (--quick: smoke run, figures meaningless)"
-                                   if args.quick else ""))
+    today = load_today()
+
+    print("# octref.rowshift benchmarks" + (" (--quick: smoke run, no verdicts)"
+                                            if args.quick else ""))
     print()
-    print("\n".join(f"- {line}" for line in environment(threads, blas)))
-    global DTYPES
-    DTYPES = tuple(np.dtype(name).type for name in args.dtypes.split(","))
-    sections = {"1": lambda: section_ratios(shapes, repeats, rng, results),
-                "2": lambda: section_loops(args.quick, repeats, rng),
-                "3": lambda: section_gflops(shapes, repeats, rng, results),
-                "4": lambda: section_memory(shapes, rng, results),
-                "5": lambda: section_torch(shapes, repeats, rng, threads, results, args.quick)}
-    chosen = [key.strip() for key in args.sections.split(",")]
-    if args.no_torch and "5" in chosen:
-        chosen.remove("5")
-    for key in chosen:
-        run = sections[key]
+    print("\n".join(f"- {line}" for line in environment(torch)))
+    print(f"- {repeats} interleaved rounds, medians; today = octref/im2col.py at {TODAY}; "
+          "1 thread timed in process CPU time, 2 threads in wall time")
+    results = measure_times(layers, dtypes, threads_list, repeats, torch, today,
+                            0.0 if args.quick else 0.3, rng)
+    print()
+    print(times_tables(results, threads_list, torch is not None, today is not None))
+    memory, memory_table = measure_memory(layers, dtypes, rng)
+    print()
+    print(memory_table)
+    if not args.quick:
         print()
-        print(run(), flush=True)
+        print(measure_large_map(today, 4000))
+    limiter = set_threads(1, torch)
+    fixed = measure_fixed_cost(repeats, rng)
+    limiter.restore_original_limits()
     print()
-    print(section_targets(results, shapes))
-    if limiter is not None:
-        limiter.restore_original_limits()
+    print("## Fixed cost per call (1x4x2x2, alpha 0.5, float32, 1 thread)\n\n"
+          + table(["call", "microseconds"], [(k, f"{v:.0f}") for k, v in fixed.items()]))
+    if not args.quick:
+        print()
+        print(verdicts(results, memory, fixed, torch is not None, today is not None))
     return 0
 
 

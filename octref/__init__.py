@@ -4,12 +4,13 @@ Chen et al., "Drop an Octave: Reducing Spatial Redundancy in Convolutional
 Neural Networks with Octave Convolution", ICCV 2019.
 
 The top-level ``conv_forward``/``octconv_forward`` (and their backwards) are the
-fast im2col implementation; ``octref.loops`` holds the per-pixel ground truth.
+fast engine, :mod:`octref.rowshift`; ``octref.im2col`` is the textbook
+im2col and ``octref.loops`` the per-pixel ground truth (Eq. 3).
 """
 
-from octref.im2col import conv_backward, conv_forward, octconv_backward, octconv_forward
 from octref.layer import OctConv2d, OctConvParams
 from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
+from octref.rowshift import conv_backward, conv_forward, octconv_backward, octconv_forward
 
 __version__ = "0.1.0"
 

@@ -26,11 +26,11 @@ from octref.octave import (
 __all__ = ["OctConv2d", "OctConvParams", "IMPLEMENTATIONS"]
 
 #: The implementations a layer can run on, each a module of octref.
-IMPLEMENTATIONS = ("im2col", "loops")
+IMPLEMENTATIONS = ("rowshift", "im2col", "loops")
 
 
 class OctConv2d:
-    """Octave convolution layer (Eq. 4), im2col or loops.
+    """Octave convolution layer (Eq. 4), computed by rowshift (default), im2col or loops.
 
     Parameters
     ----------
@@ -49,8 +49,9 @@ class OctConv2d:
     bias : bool
         One bias vector per output map (``b.high``, ``b.low``), zero-initialised.
     downsample : {"avgpool", "strided"}
-    impl : {"im2col", "loops"}
-        Which implementation computes it (the module of that name).
+    impl : {"rowshift", "im2col", "loops"}
+        Which implementation computes it (the module of that name); the fast
+        engine by default.
     rng : numpy.random.Generator, optional
         For the He-normal weight initialisation.
     dtype : float dtype
@@ -76,7 +77,7 @@ class OctConv2d:
 
     def __init__(self, in_channels, out_channels, kernel_size, alpha_in, alpha_out, *,
                  stride=1, padding=None, groups=1, bias=True, downsample="avgpool",
-                 impl="im2col", rng=None, dtype=np.float64):
+                 impl="rowshift", rng=None, dtype=np.float64):
         impl = check_choice(impl, "impl", IMPLEMENTATIONS)
         bias = check_bool(bias, "bias")
         # Every option is checked here, at construction, with the checks the
