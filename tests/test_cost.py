@@ -279,10 +279,12 @@ def test_conv_cost_matches_the_loops(monkeypatch, stride, padding, groups):
 # --------------------------------------------------------------------------- the benchmark runs
 
 def test_benchmark_smoke_run():
-    """``benchmarks/run.py --quick`` runs every section (its figures mean nothing here)."""
+    """``benchmarks/run.py --quick`` runs every section and judges nothing."""
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
                              "--threads", "1"], capture_output=True, text=True, timeout=120,
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Targets"):
+    for heading in ("## 1 thread(s)", "## Peak traced memory", "## Fixed cost"):
         assert heading in result.stdout
+    # A smoke run's numbers mean nothing, so it gives no verdicts (issue 14).
+    assert "## Targets" not in result.stdout and "met" not in result.stdout.split()
