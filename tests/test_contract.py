@@ -124,13 +124,14 @@ def test_inf_weight_times_zero_padding_is_nan(impl):
     """The frameworks multiply the zero padding by the weights: 0 * inf = NaN on the border."""
     w = np.zeros((1, 1, 3, 3))
     w[0, 0, 0, 0] = np.inf                 # tap (-1, -1): the top-left neighbour
-    out, _ = impl.conv_forward(np.ones((1, 1, 4, 4)), w, padding=1)
+    with np.errstate(invalid="ignore"):    # the NaN is the point of this test
+        out, _ = impl.conv_forward(np.ones((1, 1, 4, 4)), w, padding=1)
+        y, _ = impl.octconv_forward(Octave(np.ones((1, 1, 4, 4)), None),
+                                    OctaveWeights(w, None, None, None))
     border = np.zeros((4, 4), dtype=bool)
     border[0, :] = border[:, 0] = True
     assert np.all(np.isnan(out[0, 0][border]))
     assert np.all(out[0, 0][~border] == np.inf)
-    y, _ = impl.octconv_forward(Octave(np.ones((1, 1, 4, 4)), None),
-                                OctaveWeights(w, None, None, None))
     np.testing.assert_array_equal(np.isnan(y.high[0, 0]), border)
 
 
