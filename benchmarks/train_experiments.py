@@ -140,9 +140,10 @@ def markdown(results):
         f"`{results['command']}`, {results['date']}, {results['elapsed_minutes']:.0f} min"
         + ("." if results["complete"] else f" (**incomplete**: {len(results['runs'])} runs)."),
         f"Machine: {results['machine']['platform']}, {results['machine']['cpus']} CPUs "
-        "(shared with other work), NumPy " f"{results['machine']['numpy']}, one BLAS thread.",
+        f"(shared with other work), NumPy {results['machine']['numpy']}, one BLAS thread.",
         f"Reference network, width {cfg['width']}, {cfg['epochs']} epochs, "
-        f"{cfg['train_size']} training digits, seeds {cfg['seeds']}; test accuracy on the 1,000 held-out digits, "
+        f"{cfg['train_size']} training digits, seeds {cfg['seeds']}; test accuracy on the "
+        "1,000 held-out digits, "
         "mean ± sample std (min-max) over seeds.",
         "",
         "## Accuracy against MACs (Fig. 4) and time against alpha (Table 1)",
