@@ -50,11 +50,12 @@ TABLE3 = {"avgpool": ("avgpool", ()), "strided": ("strided", ()),
 SPECTRA_LAYER = 1  # the second convolution: both groups in and out, 28 x 28 | 14 x 14
 
 
-def run_all(epochs, seeds, train_size, width, log=print, on_run=None):
+def run_all(epochs, seeds, train_size, width, log=print, on_run=None, done=()):
     """Every run of the three experiments; a list of experiments.run dicts.
 
     ``on_run(runs)`` is called after each run with the runs so far, so an
-    interrupted experiment still leaves its finished runs written.
+    interrupted experiment still leaves its finished runs written. Runs in
+    ``done`` (from an earlier call with the same budget) are kept, not redone.
     """
     data = train.load_data(train_size)
     plan = [(alpha, "avgpool", ()) for alpha in ALPHAS]
@@ -62,6 +63,11 @@ def run_all(epochs, seeds, train_size, width, log=print, on_run=None):
     runs = []
     for seed in seeds:  # seeds outermost: a stopped run still has every config once
         for alpha, downsample, removed in plan:
+            earlier = [r for r in done if (r["alpha"], r["downsample"], tuple(r["removed"]),
+                                           r["seed"]) == (alpha, downsample, removed, seed)]
+            if earlier:
+                runs.append(earlier[0])
+                continue
             config = train.TrainConfig(alpha=alpha, downsample=downsample, removed=removed,
                                        epochs=epochs, seed=seed, train_size=train_size,
                                        width=width)
@@ -239,6 +245,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs of the existing results with the same budget")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "train_experiments"))
     parser.add_argument("--figures", default=str(ROOT / "docs" / "training"))
     args = parser.parse_args(argv)
@@ -266,8 +274,15 @@ def main(argv=None):
             figures(results, Path(args.figures))
         return results
 
+    done = []
+    previous = Path(args.out).with_suffix(".json")
+    if args.resume and previous.exists():
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        if {k: old["config"][k] for k in ("epochs", "train_size", "width")} == \
+                {"epochs": args.epochs, "train_size": args.train_size, "width": args.width}:
+            done = old["runs"]
     runs = run_all(args.epochs, args.seeds, args.train_size, args.width,
-                   log=lambda m: print(m, file=sys.stderr, flush=True), on_run=write)
+                   log=lambda m: print(m, file=sys.stderr, flush=True), on_run=write, done=done)
     results = write(runs)
     print(markdown(results))
     return 0

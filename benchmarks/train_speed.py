@@ -18,12 +18,16 @@ Both run with the same thread count (numpy's BLAS through threadpoolctl,
 ``torch.set_num_threads``), interleaved: each repeat times one octref step and
 one PyTorch step, in blocks with a short pause between libraries (idle
 OpenBLAS and OpenMP workers spin for a while). The ratio of the medians is
-the figure the issue sets a target for (<= 1.3). A second table splits
-octref's step by layer kind, to say where the time goes.
+the figure the issue sets a target for (<= 1.3). Then octref's step split by
+layer kind, to say where the time goes, and octref's step time for each
+alpha at one thread (interleaved, so the machine's drift hits all alike)
+beside the counted MACs ratio and Table 1's formula. Results are written to
+``benchmarks/train_speed.json``.
 """
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -35,9 +39,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from octref import network, nn  # noqa: E402
+from octref import cost, network, nn  # noqa: E402
 
 TARGET = 1.3
+ALPHAS = (0.0, 0.125, 0.25, 0.5, 0.75)
+OUT = Path(__file__).resolve().with_name("train_speed.json")
 BATCH = 64
 LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 5e-4
 
@@ -190,6 +196,28 @@ def time_steps(torch, repeats, rng, pause=0.3):
     return {k: statistics.median(v) for k, v in times.items()}, times
 
 
+def alpha_steps(repeats, rng, width=16):
+    """Median seconds of an octref training step for each alpha, interleaved (one per repeat)."""
+    images = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, BATCH)
+    steps, macs = {}, {}
+    for alpha in ALPHAS:
+        layers = network.build_network(alpha, width=width, rng=np.random.default_rng(0))
+        steps[alpha] = octref_step(layers, {})
+        steps[alpha](images, labels)
+        counted = network.network_cost(layers)
+        macs[alpha] = counted["macs"] / counted["vanilla_macs"]
+    times = {alpha: [] for alpha in ALPHAS}
+    for _ in range(repeats):
+        for alpha in ALPHAS:
+            started = time.perf_counter()
+            steps[alpha](images, labels)
+            times[alpha].append(time.perf_counter() - started)
+    medians = {alpha: statistics.median(v) for alpha, v in times.items()}
+    return [{"alpha": a, "seconds": medians[a], "time_ratio": medians[a] / medians[0.0],
+             "macs_ratio": macs[a], "table1_flops_ratio": cost.flops_ratio(a)} for a in ALPHAS]
+
+
 def breakdown(repeats, rng):
     """Seconds per step spent in each layer kind of octref's network (forward + backward)."""
     layers = network.build_network(0.5, rng=np.random.default_rng(0))
@@ -227,6 +255,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-write", dest="write", action="store_false",
+                        help=f"do not write {OUT.name}")
     args = parser.parse_args(argv)
     import torch
 
@@ -243,6 +273,10 @@ def main(argv=None):
           + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}")
     print(f"same network checked: loss after two steps differs by {check_same(torch, rng):.1e}")
+    results = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+               "machine": cpu, "cpus": os.cpu_count(), "numpy": np.__version__,
+               "torch": torch.__version__, "batch": BATCH, "versus_torch": [],
+               "alpha_steps": {}, "breakdown": {}}
     print()
     print("| threads | octref step (ms) | PyTorch step (ms) | ratio | target |")
     print("|---|---|---|---|---|")
@@ -250,6 +284,8 @@ def main(argv=None):
         limiter = set_threads(torch, threads)
         medians, _ = time_steps(torch, args.repeats, rng)
         ratio = medians["octref"] / medians["torch"]
+        results["versus_torch"].append({"threads": threads, "octref": medians["octref"],
+                                        "torch": medians["torch"], "ratio": ratio})
         print(f"| {threads} | {1e3 * medians['octref']:.1f} | {1e3 * medians['torch']:.1f} | "
               f"{ratio:.2f} | {'met' if ratio <= TARGET else 'missed'} (<= {TARGET}) |",
               flush=True)
@@ -258,10 +294,24 @@ def main(argv=None):
     for threads in args.threads:
         limiter = set_threads(torch, threads)
         total, per_kind = breakdown(max(3, args.repeats // 3), rng)
+        results["breakdown"][threads] = {"total": total, **per_kind}
         print(f"octref step at {threads} thread(s): {1e3 * total:.1f} ms; "
               + ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in
-                          sorted(per_kind.items(), key=lambda kv: -kv[1])))
+                          sorted(per_kind.items(), key=lambda kv: -kv[1])), flush=True)
         limiter.unregister()
+    print()
+    print("| alpha | octref step (ms), 1 thread | time / alpha 0 | counted MACs / alpha 0 | "
+          "Table 1 FLOPs |")
+    print("|---|---|---|---|---|")
+    limiter = set_threads(torch, 1)
+    rows = alpha_steps(args.repeats, rng)
+    limiter.unregister()
+    results["alpha_steps"] = rows
+    for r in rows:
+        print(f"| {r['alpha']} | {1e3 * r['seconds']:.1f} | {r['time_ratio']:.2f} | "
+              f"{r['macs_ratio']:.3f} | {r['table1_flops_ratio']:.3f} |")
+    if args.write:
+        OUT.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0
 
 
