@@ -145,7 +145,7 @@ def torch_step(torch, params, forward):
         loss = torch.nn.functional.cross_entropy(forward(images), labels)
         loss.backward()
         optimiser.step()
-        return float(loss)
+        return loss.item()
     return step
 
 
