@@ -24,7 +24,7 @@
 # digits, in NumPy, with every backward written by hand, and looks at what
 # the miniature says about those claims.
 #
-# It runs a **reduced budget** live (small network, 1,000 digits, two
+# It runs a **reduced budget** live (small network, 1,000 digits, three
 # epochs: it must finish in CI in well under three minutes) and then shows
 # the **full runs**, made by one command and committed with their date and
 # machine:
@@ -137,33 +137,26 @@ assert 0.4375 < counted["macs_ratio"] < 0.6 and 0.625 < counted["memory_ratio"] 
 #
 # ## A reduced run, live
 #
-# Width 8, the first 1,000 training digits, two epochs, two seeds for
-# $\alpha = 0$ and $\alpha = 0.5$ and one for each Table 3 variant. Chance is
-# 10 %.
+# Width 8, the first 1,000 training digits, three epochs with batches of 32,
+# two seeds each for $\alpha = 0$ and $\alpha = 0.5$. Chance is 10 %.
 
 # %%
 data = train.load_data(train_size=1000)
-budget = train.TrainConfig(width=8, epochs=2, train_size=1000)
+budget = train.TrainConfig(width=8, epochs=3, train_size=1000, batch_size=32)
 live = []
-for alpha, downsample, removed, seeds in ((0.0, "avgpool", (), (0, 1)),
-                                          (0.5, "avgpool", (), (0, 1)),
-                                          (0.5, "strided", (), (0,)),
-                                          (0.5, "avgpool", ("hl",), (0,)),
-                                          (0.5, "avgpool", ("lh",), (0,))):
-    for seed in seeds:
-        config = replace(budget, alpha=alpha, downsample=downsample, removed=removed, seed=seed)
-        result = experiments.run(config, data, spectra_layer=1 if alpha == 0.5 and
-                                 downsample == "avgpool" and not removed else None)
+for alpha in (0.0, 0.5):
+    for seed in (0, 1):
+        config = replace(budget, alpha=alpha, seed=seed)
+        result = experiments.run(config, data, spectra_layer=1 if alpha == 0.5 else None)
         live.append(result)
-        print(f"alpha {alpha:<4} {downsample:<7} removed {','.join(removed) or '-':<2} "
-              f"seed {seed}: test accuracy {100 * result['test_accuracy']:.1f} %, "
+        print(f"alpha {alpha}, seed {seed}: test accuracy {100 * result['test_accuracy']:.1f} %, "
               f"{result['seconds_per_epoch']:.1f} s per epoch")
-assert all(r["test_accuracy"] > 0.5 for r in live), "every configuration learns, far above chance"
+assert all(r["test_accuracy"] > 0.6 for r in live), "every run learns, far above chance"
 
 # %% [markdown]
-# Every configuration learns, from 10 % to well above it in two short epochs.
-# This budget is too small to rank configurations; that takes the full runs
-# below, with more seeds.
+# Both learn, from 10 % to about 90 % in three short epochs. This budget is
+# too small to rank configurations; that takes the full runs below, with more
+# data, more epochs and more seeds.
 #
 # ## The default run: at least 97 %
 #

@@ -441,8 +441,10 @@ def main(argv=None):
         0 on success, 2 for a usage error or a missing extra, 130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (status 2) and --help (status 0) return, not exit
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         config = _config_from(args)
         out = Path(args.out)

@@ -101,17 +101,19 @@ def test_a_removed_path_stays_zero_through_training():
 
 
 def test_overfits_a_few_dozen_digits():
-    """32 digits, no shifts, no weight decay: the network drives them to 100 % training accuracy."""
-    config = train.TrainConfig(width=8, epochs=40, train_size=32, batch_size=32, shift=0,
-                               weight_decay=0.0, lr=0.05, seed=3)
-    data = train.load_data(config.train_size)
+    """32 digits, no shifts, no weight decay: driven to 100 % training accuracy in 100 steps."""
+    config = train.TrainConfig(width=8, epochs=25, train_size=32, batch_size=8, shift=0,
+                               weight_decay=0.0, lr=0.1, seed=3)
+    digits = train.load_data(config.train_size)
+    # Each epoch ends with an evaluation; on the same 32 digits it stays cheap.
+    data = dict(digits, x_test=digits["x_train"], y_test=digits["y_train"])
     layers, rng = train.make_network(config)
     records = list(train.train_epochs(layers, rng, config, data))
     assert records[-1].train_accuracy == 1.0
-    assert records[-1].train_loss < 0.05 < records[0].train_loss
+    assert records[-1].train_loss < 0.3 < 2.0 < records[0].train_loss
     # In evaluation mode (running statistics) too.
-    _, accuracy = train.evaluate(layers, data["x_train"], data["y_train"])
-    assert accuracy == 1.0
+    loss, accuracy = train.evaluate(layers, data["x_train"], data["y_train"])
+    assert accuracy == 1.0 and loss < 0.3
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
