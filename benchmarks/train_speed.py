@@ -276,7 +276,8 @@ def main(argv=None):
     results = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                "machine": cpu, "cpus": os.cpu_count(), "numpy": np.__version__,
                "torch": torch.__version__, "batch": BATCH, "versus_torch": [],
-               "alpha_steps": {}, "breakdown": {}}
+               "alpha_steps": {}, "breakdown": {},
+               "load_average_at_start": list(os.getloadavg())}
     print()
     print("| threads | octref step (ms) | PyTorch step (ms) | ratio | target |")
     print("|---|---|---|---|---|")
@@ -310,6 +311,7 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['alpha']} | {1e3 * r['seconds']:.1f} | {r['time_ratio']:.2f} | "
               f"{r['macs_ratio']:.3f} | {r['table1_flops_ratio']:.3f} |")
+    results["load_average_at_end"] = list(os.getloadavg())
     if args.write:
         OUT.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0

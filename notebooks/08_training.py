@@ -53,7 +53,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from octref import Octave, experiments, mnist, network, nn, train
+from octref import experiments, mnist, network, nn, train
 from octref.gradcheck import check_directional
 
 RESULTS = Path("..") / "benchmarks"
