@@ -256,15 +256,19 @@ ax.grid(alpha=0.3)
 ax.legend()
 plt.show()
 ratios = {r["alpha"]: r["time_ratio"] for r in steps}
-assert ratios[0.75] < 1.0, "the largest alpha trains faster than the vanilla network"
-assert all(ratios[a] >= sweep[a]["macs_ratio"] - 0.05 for a in ratios if a in sweep)
+assert ratios[0.75] < 0.9, "the largest alpha trains faster than the vanilla network"
+assert all(ratios[a] > r["macs_ratio"] for a, r in zip(ratios, steps) if a > 0), \
+    "but by less than the counted MACs"
 
 # %% [markdown]
-# The time falls with $\alpha$ but less than the MACs: the passes that do not
-# shrink with the FLOPs (batch normalisation, ReLU, pooling, upsampling, the
-# column buffers) are a larger share of a small network's step than of the
-# layer Table 1 describes (see `benchmarks/TRAINING.md`). Table 1's
-# prediction is **not reached** in wall time.
+# The step time does not follow the MACs. At small $\alpha$ the step is no
+# faster than the vanilla one (the extra paths each pay for their own column
+# buffers, pooling and upsampling), and from $\alpha = 0.5$ on it falls, but
+# far less than the MACs: the passes that do not shrink with the FLOPs (batch
+# normalisation, ReLU, pooling, upsampling, the column buffers) are a larger
+# share of a small network's step than of the layer Table 1 describes (see
+# `benchmarks/TRAINING.md`). Table 1's prediction is **not reached** in wall
+# time.
 #
 # ## Table 3 in miniature
 #
