@@ -409,6 +409,7 @@ def _plot_curves(records, config, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = [r.epoch for r in records]
@@ -419,6 +420,7 @@ def _plot_curves(records, config, path):
     ax_acc.plot(epochs, [100 * r.test_accuracy for r in records], "s-", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(f"octave CNN, alpha = {config.alpha}, {config.downsample}, seed {config.seed}")
