@@ -30,7 +30,7 @@
 # machine:
 #
 # ```bash
-# python benchmarks/train_experiments.py        # Fig. 4, Table 3, spectra: 3 seeds
+# python benchmarks/train_experiments.py --seeds 0 1 2 3 4 5 6 7 8 9   # Fig. 4, Table 3, spectra
 # python benchmarks/train_speed.py              # time per step, octref and PyTorch
 # octref train --alpha 0.5 --seed 0             # one configuration, the default run
 # ```
@@ -179,7 +179,7 @@ assert all(s["test_accuracy"] >= 0.97 for s in defaults)
 # ## Fig. 4 in miniature: accuracy against MACs
 #
 # The full runs (`benchmarks/train_experiments.py`) use width 8, 2,000
-# training digits, 3 epochs and three seeds per configuration, on a shared
+# training digits, 3 epochs and ten seeds per configuration, on a shared
 # two-core machine; they are what fits in the time the runs had. Error bars
 # are one sample standard deviation over seeds.
 
@@ -209,28 +209,31 @@ plt.show()
 
 # %% [markdown]
 # What the data says. The MACs fall with $\alpha$ as counted (to 39 % of the
-# vanilla network at $\alpha = 0.75$), while the accuracy of every $\alpha$
-# stays within about one point of $\alpha = 0$, and no $\alpha$ is worse than
-# $\alpha = 0$ by more than two standard errors of the difference. That is
-# the paper's "same accuracy for fewer FLOPs", in miniature. The paper's
-# further finding, that small $\alpha$ *improves* accuracy, is **not
-# reproduced**: here the differences between $\alpha$s are within the
-# seed-to-seed spread.
+# vanilla network at $\alpha = 0.75$), and no $\alpha$ loses accuracy:
+# $\alpha = 0.125$ is within the seed-to-seed spread of $\alpha = 0$, and
+# $\alpha = 0.25$, $0.5$ and $0.75$ are about one point *better*, each by more
+# than two standard errors of the difference. "Fewer FLOPs, the same or
+# better accuracy" (Fig. 4) is reproduced in the miniature. Where the gain
+# sits is not: the official repository's ImageNet table has ResNet-50 best at
+# $\alpha = 0.125$, here $\alpha = 0.125$ gains nothing and the gain grows
+# with $\alpha$. A caution: three epochs is a short budget, so the gain may be
+# faster learning rather than a better end point; that is not tested here.
 
 # %%
 base = sweep[0.0]["accuracy"]
-n = base["n"]
+gaps = {}
 for alpha, row in sweep.items():
     acc = row["accuracy"]
-    se = np.sqrt(acc["std"] ** 2 / acc["n"] + base["std"] ** 2 / n)
-    gap = acc["mean"] - base["mean"]
-    print(f"alpha {alpha}: accuracy - alpha 0 = {100 * gap:+.1f} points "
+    se = np.sqrt(acc["std"] ** 2 / acc["n"] + base["std"] ** 2 / base["n"])
+    gaps[alpha] = (acc["mean"] - base["mean"], se)
+    print(f"alpha {alpha}: accuracy - alpha 0 = {100 * gaps[alpha][0]:+.1f} points "
           f"(standard error {100 * se:.1f})")
-    assert abs(gap) < 0.015 and gap > -2 * max(se, 1e-3)
+assert all(gap > -2 * se for alpha, (gap, se) in gaps.items() if alpha > 0), "no alpha loses"
+assert abs(gaps[0.125][0]) < 2 * gaps[0.125][1]
+assert all(gaps[a][0] > 2 * gaps[a][1] for a in (0.25, 0.5, 0.75))
 macs = [row["macs"] for row in sweep.values()]
 assert macs == sorted(macs, reverse=True) and sweep[0.75]["macs_ratio"] < 0.4
 
-# %% [markdown]
 # ## Time against $\alpha$, beside Table 1
 #
 # Counted MACs are not seconds. `benchmarks/train_speed.py` times one training
@@ -310,22 +313,21 @@ for other in ("strided", "no H->L", "no L->H"):
 d_strided, se_strided = gap("avgpool", "strided")
 d_hl, se_hl = gap("avgpool", "no H->L")
 d_lh, se_lh = gap("avgpool", "no L->H")
-assert d_strided > 0 and d_hl > 2 * se_hl and d_lh < 2 * se_lh
+assert d_strided > 2 * se_strided and d_hl > 2 * se_hl and abs(d_lh) < 2 * se_lh
 
 # %% [markdown]
-# What the data says:
+# What the data says (ten seeds):
 #
-# * **Average pooling against strided H→L**: average pooling is ahead in the
-#   mean, by less than a point, with a gap of about two standard errors
-#   over three seeds. The direction agrees with the paper; the evidence is
-#   weak, suggestive rather than established.
-# * **H→L removed**: clearly worse, by about two points, more than two
-#   standard errors: the low group needs what the high group passes down.
-#   This agrees with the paper.
-# * **L→H removed**: no loss at all here (the mean is even slightly higher,
-#   within the spread). The paper's finding that L→H helps is **not
-#   reproduced** in the miniature: on 28×28 digits the last layer's L→H,
-#   which stays, seems to carry what the low group has to say.
+# * **Average pooling against strided H→L**: average pooling is ahead by
+#   about 1.6 points, more than three standard errors, and the strided runs
+#   spread twice as much. This agrees with the paper.
+# * **H→L removed**: worse by about 2.4 points, more than five standard
+#   errors: the low group needs what the high group passes down. This
+#   agrees with the paper.
+# * **L→H removed**: about 0.4 points lower, within two standard errors. The
+#   paper's finding that L→H helps is **not reproduced** at this size: on
+#   28×28 digits the last layer's L→H, which stays, may carry most of what the
+#   low group has to say.
 #
 # ## What training did to the groups
 #
@@ -347,29 +349,43 @@ for s in live_spectra:
     print(f"live run: high {100 * s['init']['high']:.1f} -> {100 * s['trained']['high']:.1f} %, "
           f"low {100 * s['init']['low']:.1f} -> {100 * s['trained']['low']:.1f} %")
 assert all(0 <= v <= 1 for s in live_spectra for when in s.values() for v in when.values())
-init_low, trained_low = spectra["init.low"], spectra["trained.low"]
-init_high, trained_high = spectra["init.high"], spectra["trained.high"]
-assert trained_low["mean"] > init_low["mean"]
-assert abs(trained_high["mean"] - init_high["mean"]) < init_high["std"] + trained_high["std"]
 
 # %% [markdown]
-# In the full runs the low maps end smoother than they start (a larger share
-# of their energy at the lowest frequencies of their grid), while the high
-# maps keep about the share they had. The spread at initialisation is
-# large (three networks), so the low-group change is about one
-# initial standard deviation: a tendency, not a firm result. That training
-# pushes the *high* group towards high frequencies, which would be the
-# strongest form of "training separates the frequencies", is **not
-# reproduced**: the high maps stay about as smooth as at initialisation.
+# Each network is measured before and after its own training, so the change
+# is best read seed by seed (paired):
+
+# %%
+paired = {}
+for group in ("high", "low"):
+    change = np.array([r["spectra"]["trained"][group] - r["spectra"]["init"][group]
+                       for r in full["runs"] if "spectra" in r])
+    paired[group] = (change.mean(), change.std(ddof=1) / np.sqrt(len(change)),
+                     int((change > 0).sum()), len(change))
+    print(f"{group} maps: change {100 * paired[group][0]:+.1f} points (standard error "
+          f"{100 * paired[group][1]:.1f}), smoother in {paired[group][2]} of "
+          f"{paired[group][3]} networks")
+assert paired["high"][0] > 2 * paired["high"][1]
+assert paired["low"][0] > 0
+
+# %% [markdown]
+# Training makes the maps **smoother**, not sharper: the high maps gain about
+# four points of energy below 0.25 cycles per pixel (in nine of ten networks,
+# more than three standard errors), the low maps about five points on their
+# own grid, less consistently (seven of ten, about two standard errors). So
+# the high group is not pushed towards the high frequencies it is named
+# for: a division of labour between the groups by frequency is **not
+# reproduced** in this measure. What is seen is that a digit network prefers
+# smooth maps in both groups, the premise that makes a low-resolution group
+# cheap to keep.
 #
 # ## Summary
 #
-# | claim (paper) | miniature (this chapter) |
+# | claim (paper) | miniature (this chapter, ten seeds) |
 # |---|---|
-# | fewer MACs, same accuracy (Fig. 4) | reproduced: MACs down to 39 %, accuracy within the seed spread |
-# | small $\alpha$ improves accuracy (Fig. 4) | not reproduced (differences within the spread) |
-# | time follows FLOPs (Table 1) | only partly: time falls with $\alpha$, less than the MACs |
-# | average pooling beats strided H→L (Table 3) | same direction, weak evidence (~2 standard errors, 3 seeds) |
-# | H→L helps (Table 3) | reproduced: removing it costs about two points |
-# | L→H helps (Table 3) | not reproduced: removing it from the interior costs nothing |
-# | low group holds smooth maps | low maps become smoother in training (weak); high maps unchanged |
+# | fewer MACs, same accuracy (Fig. 4) | reproduced: MACs down to 39 %, no α loses accuracy |
+# | octave networks are more accurate (Fig. 4) | α ≥ 0.25 about one point better (> 2 standard errors); α = 0.125 no gain |
+# | time follows FLOPs (Table 1) | not reached: a step at α = 0.75 takes 0.69 of the time for 0.39 of the MACs |
+# | average pooling beats strided H→L (Table 3) | reproduced: +1.6 points, > 3 standard errors |
+# | H→L helps (Table 3) | reproduced: removing it costs 2.4 points |
+# | L→H helps (Table 3) | not reproduced: removing it from the interior costs 0.4 points, within the spread |
+# | groups separate by frequency | not reproduced: training makes both groups smoother |
