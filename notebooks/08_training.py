@@ -30,7 +30,7 @@
 # machine:
 #
 # ```bash
-# python benchmarks/train_experiments.py --seeds 0 1 2 3 4 5 6 7 8 9   # Fig. 4, Table 3, spectra
+# python benchmarks/train_experiments.py        # Fig. 4, Table 3, spectra: 10 seeds
 # python benchmarks/train_speed.py              # time per step, octref and PyTorch
 # octref train --alpha 0.5 --seed 0             # one configuration, the default run
 # ```
