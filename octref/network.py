@@ -132,7 +132,7 @@ class BatchNorm:
 
 
 class ReLU:
-    """ReLU on each group."""
+    """ReLU on each group of an Octave: ``max(x, 0)``."""
 
     def __init__(self):
         self.params, self.grads, self.cache = {}, {}, None
