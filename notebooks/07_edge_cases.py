@@ -450,4 +450,5 @@ if answered("7.3", answer):
 # notation, and `octref.loops` stays the place to read what any
 # configuration computes, one pixel at a time.
 #
-# **Previous:** [chapter 6](06_cost.py). **Start again:** [chapter 1](01_frequencies.py).
+# **Next:** [chapter 8](08_training.py) trains a whole octave network on real
+# digits. **Previous:** [chapter 6](06_cost.py).

@@ -53,7 +53,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from octref import experiments, mnist, network, nn, train
+from _exercises import check
+from octref import cost, experiments, mnist, network, nn, train
 from octref.gradcheck import check_directional
 
 RESULTS = Path("..") / "benchmarks"
@@ -109,9 +110,10 @@ def loss_of(images_):
 dlogits = nn.softmax_cross_entropy(network.forward(tiny, probe_images, train=True),
                                    probe_labels)[1]
 dimages = network.backward(tiny, dlogits).high
-check = check_directional(loss_of, probe_images, np.ones(1), dimages, rng=rng, name="dimages")
-print(check)
-assert check.passed
+gradient_check = check_directional(loss_of, probe_images, np.ones(1), dimages, rng=rng,
+                                   name="dimages")
+print(gradient_check)
+assert gradient_check.passed
 
 # %% [markdown]
 # What the network costs, counted by `octref.cost` layer by layer (per image,
@@ -389,3 +391,52 @@ assert paired["low"][0] > 0
 # | H→L helps (Table 3) | reproduced: removing it costs 2.4 points |
 # | L→H helps (Table 3) | not reproduced: removing it from the interior costs 0.4 points, within the spread |
 # | groups separate by frequency | not reproduced: training makes both groups smoother |
+
+# %% [markdown]
+# ## Exercises
+#
+# Predict first, then check. Replace the `...` in each exercise cell with your
+# answer and run the cell after it: it checks your answer against octref (an
+# answer left as `...` only prints a hint). The solutions are on the
+# [solutions page](solutions.md), but try first.
+#
+# **Exercise 8.1.** The first octave convolution of the network takes the
+# image ($\alpha_\text{in} = 0$) to a split map ($\alpha_\text{out} = 0.5$).
+# Which of the four paths `"hh"`, `"hl"`, `"lh"`, `"ll"` does it have? Give a
+# set of names.
+
+# %% exercise="8.1"
+answer = ...  # a set of path names
+
+# %%
+first = network.conv_layers(network.build_network(0.5, rng=np.random.default_rng(0)))[0]
+check("8.1", answer, set(first.params))
+
+# %% [markdown]
+# **Exercise 8.2.** The loss is softmax cross-entropy. For one image whose ten
+# logits are all zero and whose label is 3, what is the gradient of the loss
+# with respect to the logits? Give an array of shape (1, 10).
+
+# %% exercise="8.2"
+answer = ...  # an array of shape (1, 10)
+
+# %%
+_, dlogits = nn.softmax_cross_entropy(np.zeros((1, 10)), np.array([3]))
+check("8.2", answer, dlogits)
+
+# %% [markdown]
+# **Exercise 8.3.** An interior layer has 16 channels in and out at
+# $\alpha = 0.5$ on a $28 \times 28$ map. What fraction of its multiply-adds
+# does H→H do? (Count each path as channels in times channels out times the
+# pixels it computes.)
+
+# %% exercise="8.3"
+answer = ...  # a fraction in [0, 1]
+
+# %%
+interior = cost.octconv_cost(16, 16, 3, 0.5, 0.5, 28, 28)
+check("8.3", answer, interior.macs["hh"] / interior.total_macs)
+
+# %% [markdown]
+# **Previous:** [chapter 7](07_edge_cases.py). **Start again:**
+# [chapter 1](01_frequencies.py).

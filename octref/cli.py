@@ -1,4 +1,4 @@
-"""The ``octref`` command line: ``octref tour`` and friends. Nothing imports this module.
+"""The ``octref`` command line: ``octref tour`` and ``octref train``. Nothing imports this module.
 
 ``octref tour [--image PATH] [--alpha A] [--out DIR] [--size N]`` runs the story
 of the paper on one image and writes, to DIR (default ``octref-tour/``):
@@ -10,6 +10,7 @@ of the paper on one image and writes, to DIR (default ``octref-tour/``):
 ``misalignment.png``        the measured shift of H->L->H, pooling versus strided conv
 ``receptive_field.png``     receptive fields through the high and the low group
 ``cost.png``                FLOPs and memory versus alpha, Table 1 beside counted values
+``layer.png``               the layer run on the image, drawn as the paper's Fig. 2
 ``report.md``               every number above, a layer run at alpha, gradient checks
 ==========================  ==============================================================
 
@@ -20,6 +21,9 @@ output (a reader that closed it, as ``| head -0`` does, costs nothing but
 that line). A bad argument, an image that cannot be read or would not fit in
 ``--max-memory``, or an unwritable directory ends with one line
 ``octref: error: ...`` on standard error and exit status 2, before any work.
+
+``octref train ...`` is :func:`octref.train.main` (the ``train`` extra): it
+parses its own arguments, so this module only hands them over.
 """
 
 import argparse
@@ -94,6 +98,10 @@ def build_parser():
                       help="refuse, before decoding, an image whose decoding or tour would "
                            "need more memory than this (default: octref's memory limit, "
                            "4 GiB unless OCTREF_MEMORY_LIMIT sets another)")
+    # Listed for --help only: main() hands "train ..." to octref.train.main before parsing.
+    commands.add_parser("train", add_help=False,
+                        help="train an octave CNN on real MNIST digits (the train extra); "
+                             "see octref train --help")
     return parser
 
 
@@ -112,6 +120,10 @@ def main(argv=None):
         closing line), 2 for a usage error, an unusable image or directory,
         or memory running out, 130 when interrupted.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:
+        from octref.train import main as train_main  # the training stack loads only here
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "tour":

@@ -340,3 +340,14 @@ def test_running_out_of_memory_is_one_line(capsys, monkeypatch, tmp_path):
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]  # after the progress line of step 1
     assert last.startswith("octref: error: out of memory") and "--max-memory" in last
+
+
+def test_octref_train_is_dispatched_to_octref_train(capsys):
+    """``octref train`` is the training command; its usage errors are one line, exit 2."""
+    assert main(["train", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("octref: error: ") and err.count("\n") == 1 and "epochs" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    assert "train" in capsys.readouterr().out
