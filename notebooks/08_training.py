@@ -52,8 +52,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-
 from _exercises import check
+
 from octref import cost, experiments, mnist, network, nn, train
 from octref.gradcheck import check_directional
 
