@@ -160,18 +160,23 @@ def _drop_empty_notebook_toctree(app, docname, source):
 # a module not named here comes after the named ones of its rank.
 MODULE_ORDER = ["checks", "octave", "contract", "sampling", "loops", "im2col", "rowshift",
                 "layer", "gradcheck", "cost", "data", "frequency", "misalignment",
-                "receptive_field", "viz", "testing", "cli"]
+                "receptive_field", "findings", "viz", "testing", "nn", "network", "mnist",
+                "experiments", "train", "cli"]
 
 
 def _octref_modules():
     """The octref modules in dependency order: every module after those it imports."""
     package = Path(importlib.util.find_spec("octref").submodule_search_locations[0])
-    names = sorted(p.stem for p in package.glob("[!_]*.py"))
+    # Modules (octref/name.py) and packages (octref/name/__init__.py, e.g. testing).
+    sources = {p.stem: [p] for p in package.glob("[!_]*.py")}
+    sources.update({d.name: sorted(d.glob("*.py")) for d in package.iterdir()
+                    if d.is_dir() and (d / "__init__.py").exists() and d.name[0] not in "_."})
+    names = sorted(sources)
     imports = {}
     for name in names:
-        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
         used = set()
-        for node in ast.walk(tree):
+        for node in (n for path in sources[name]
+                     for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))):
             if isinstance(node, ast.ImportFrom) and node.module == "octref":
                 used |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("octref."):

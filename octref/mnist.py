@@ -26,6 +26,7 @@ SPLIT_SEED = 20191027
 #: Digits in the training and test parts of the split.
 N_TRAIN, N_TEST = 4000, 1000
 
+#: The install command that brings the digits (the `train` extra).
 EXTRA_HINT = 'pip install -e ".[train]"'
 
 
