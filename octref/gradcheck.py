@@ -266,7 +266,7 @@ def check_octconv_gradients(x, w, b=None, *, stride=1, padding=None, groups=1,
     Parameters
     ----------
     x : Octave, w : OctaveWeights, b : Octave or None
-        float64 arrays, as for :func:`octref.im2col.octconv_forward`.
+        float64 arrays, as for :func:`octref.octconv_forward`.
     stride, padding, groups, downsample
         As for the forward.
     impl : str, optional

@@ -33,9 +33,8 @@ multiply-adds are left out of the count.
 import numpy as np
 
 from octref import cost, nn
-from octref.contract import PATHS
-from octref.im2col import octconv_backward, octconv_forward
-from octref.octave import Octave, OctaveWeights, init_octave_weights, split_channels
+from octref.octave import PATHS, Octave, OctaveWeights, init_octave_weights, split_channels
+from octref.rowshift import octconv_backward, octconv_forward  # the fast engine
 
 __all__ = ["OctConv", "BatchNorm", "ReLU", "GlobalAvgPool", "Linear", "build_network",
            "forward", "backward", "sgd_step", "network_cost", "conv_layers"]
