@@ -386,7 +386,7 @@ assert paired["low"][0] > 0
 # |---|---|
 # | fewer MACs, same accuracy (Fig. 4) | reproduced: MACs down to 39 %, no α loses accuracy |
 # | octave networks are more accurate (Fig. 4) | α ≥ 0.25 about one point better (> 2 standard errors); α = 0.125 no gain |
-# | time follows FLOPs (Table 1) | not reached: a step at α = 0.75 takes 0.69 of the time for 0.39 of the MACs |
+# | time follows FLOPs (Table 1) | not reached: a step at α = 0.75 takes 0.73 of the time for 0.39 of the MACs |
 # | average pooling beats strided H→L (Table 3) | reproduced: +1.6 points, > 3 standard errors |
 # | H→L helps (Table 3) | reproduced: removing it costs 2.4 points |
 # | L→H helps (Table 3) | not reproduced: removing it from the interior costs 0.4 points, within the spread |
