@@ -204,3 +204,11 @@ def test_whole_network_gradient(removed, downsample):
             result = check_directional(loss, value, np.ones(1), layer.grads[name], rng=rng,
                                        name=f"{index}.{name}")
             assert result.passed, str(result)
+
+
+def test_the_network_trains_on_the_fast_engine():
+    """The training stack uses the package default, not the textbook (2x slower per step)."""
+    import octref
+    from octref import network
+    assert network.octconv_forward is octref.octconv_forward
+    assert network.octconv_backward is octref.octconv_backward
