@@ -1,4 +1,10 @@
-"""Simple images that once broke the tour (issue 13): each a float (H, W) array in [0, 1]."""
+"""Simple images that once broke the tour (issue 13): each a float (H, W) array in [0, 1].
+
+Also :func:`png_header_only`, a PNG file whose header declares a size it does not hold.
+"""
+
+import struct
+import zlib
 
 import numpy as np
 
@@ -36,3 +42,15 @@ def grating(size=313):
 
 HOSTILE = {"dot": dot, "half": half, "ramp": ramp, "checkerboard": checkerboard,
            "grating": grating}
+
+
+def png_header_only(path, height, width, colour_type=0):
+    """A PNG that declares height x width pixels and holds none: readable header, no data."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"")
+                     + chunk(b"IEND", b""))
+    return path

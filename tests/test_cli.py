@@ -4,10 +4,8 @@ import contextlib
 import io
 import os
 import re
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from PIL import Image
 
 from octref import cli, cost, frequency, misalignment, receptive_field
 from octref.cli import FIGURES, main
-from tests.hostile_images import HOSTILE
+from tests.hostile_images import HOSTILE, png_header_only
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -271,18 +269,6 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("octref: error: ") and result.stderr.count("\n") == 1
     assert "not a regular file" in result.stderr
-
-
-def png_header_only(path, height, width, colour_type=0):
-    """A PNG that declares height x width pixels and holds none."""
-    def chunk(kind, body):
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"")
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def test_too_large_for_memory_is_refused_before_decoding(capsys, tmp_path, monkeypatch):

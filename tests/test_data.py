@@ -1,14 +1,13 @@
 """Loading images: the bundled sample, other files, grayscale, downscaling, errors."""
 
 import os
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from octref import data
+from tests.hostile_images import png_header_only
 
 
 def test_sample_image_loads_as_grayscale_unit_range():
@@ -129,18 +128,6 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path):
         data.load_image(fifo)
     with pytest.raises(ValueError, match="not a regular file"):
         data.read_header(fifo)
-
-
-def png_header_only(path, height, width, colour_type=0):
-    """A PNG that declares height x width pixels and holds none: readable header, no data."""
-    def chunk(kind, body):
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"")
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def test_the_header_gives_size_and_memory_without_decoding(tmp_path):
