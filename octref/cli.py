@@ -97,7 +97,8 @@ def build_parser():
     tour.add_argument("--max-memory", metavar="GB", type=float, default=None,
                       help="refuse, before decoding, an image whose decoding or tour would "
                            "need more memory than this (default: octref's memory limit, "
-                           "4 GiB unless OCTREF_MEMORY_LIMIT sets another)")
+                           f"{contract.DEFAULT_MEMORY_LIMIT / 2**30:g} GiB unless "
+                           "OCTREF_MEMORY_LIMIT sets another)")
     # Listed for --help only: main() hands "train ..." to octref.train.main before parsing.
     commands.add_parser("train", add_help=False,
                         help="train an octave CNN on real MNIST digits (the train extra); "
