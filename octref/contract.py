@@ -307,6 +307,12 @@ class OctaveSpec:
         """``{group: channels}`` of the present output groups."""
         return {g: c for g, c in self.layout.out_channels.items() if c > 0}
 
+    @property
+    def in_shapes(self):
+        """``{group: (N, C, H, W)}`` of the present input groups."""
+        return {g: (self.batch, self.layout.in_channels[g]) + tuple(size)
+                for g, size in self.in_size.items()}
+
 
 def _octave_arrays(x, name):
     if not isinstance(x, tuple) or len(x) != 2:

@@ -645,7 +645,7 @@ def _strided_params(spec):
                       spec.out_size["low"], spec.dtype, spec.dtype)
 
 
-def _octave_memory(x, w_hl, spec, levels, backward):
+def _octave_memory(spec, levels, w_hl, backward):
     """Refuse an octave convolution whose working memory exceeds the limit.
 
     Counted: the outputs (backward: dx, and the kept inputs), every pooled map,
@@ -653,22 +653,23 @@ def _octave_memory(x, w_hl, spec, levels, backward):
     """
     itemsize = spec.dtype.itemsize
     n = spec.batch
+    shapes = spec.in_shapes
     elements = sum(n * spec.out_channels[g] * size[0] * size[1]
                    for g, size in spec.out_size.items())
     if backward:
-        elements += 2 * sum(a.size for a in x if a is not None)
+        elements += 2 * sum(int(np.prod(shape)) for shape in shapes.values())
     for group, times in {s for level in levels for s in level.sources}:
         if times:
             size = pooled_size(spec.in_size[group], times)
-            elements += n * getattr(x, group).shape[1] * size[0] * size[1] * (1 + backward)
+            elements += n * shapes[group][1] * size[0] * size[1] * (1 + backward)
     nbytes = itemsize * elements
     nbytes += max((_buffer_bytes(n, sum(level.channels),
                                  max(p.shape[0] for p in level.products), level.grid,
                                  itemsize, backward) for level in levels), default=0)
     if w_hl is not None:     # the stride-2 H->L path
-        nbytes += _im2col_bytes(x.high.shape, w_hl.shape, _strided_params(spec), itemsize)
+        nbytes += _im2col_bytes(shapes["high"], w_hl.shape, _strided_params(spec), itemsize)
     check_memory(nbytes, "an octave convolution of x "
-                 f"{tuple(None if a is None else a.shape for a in x)} "
+                 f"{tuple(shapes.get(g) for g in GROUPS)} "
                  f"({'backward' if backward else 'forward'}: outputs, pooled maps and buffers)")
 
 
@@ -734,19 +735,28 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
         ``y.high`` (N, C_out_high, H_out, W_out), ``y.low`` (N, C_out_low,
         ceil(H_out/2), ceil(W_out/2)); None for an absent output group.
     cache : Cache
-        What :func:`octconv_backward` needs: copies of the inputs, the pooled
-        inputs and the plan, not their columns.
+        What :func:`octconv_backward` needs (in ``saved``): the maps the passes
+        read (copies of the inputs read unpooled, and the pooled inputs), the
+        plan, not their columns.
     """
     # Casts without copies: the copies the backward needs are made here, once:
-    # the inputs, and the weights in the layout of the products (their stacks).
+    # the weights in the layout of the products (their stacks), and each input
+    # map a pass reads unpooled (pooled maps are new arrays anyway; at stride 2
+    # no pass reads X^H itself, so it is not copied).
     x_in = x
     x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample,
                                        private=False)
-    x = Octave(*(None if a is None else _own(a, given) for a, given in zip(x, x_in)))
     levels, strided = _octave_plan(x, w, spec)
     w_hl = w.hl.copy() if strided else None
-    _octave_memory(x, w_hl, spec, levels, backward=False)
+    _octave_memory(spec, levels, w_hl, backward=False)
     pooled = _pooled_inputs(x, [s for level in levels for s in level.sources])
+    for (group, times), a in pooled.items():
+        if times == 0:
+            pooled[(group, times)] = _own(a, getattr(x_in, group))
+    x_high = None
+    if strided:
+        x_high = pooled.get(("high", 0))
+        x_high = _own(x.high, x_in.high) if x_high is None else x_high
     y = {}
     for level in levels:
         hows, outs = [], []
@@ -765,7 +775,7 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
         _row_shift_forward([pooled[s] for s in level.sources], level.products, level.grid,
                            outs, hows)
     if strided:
-        out = _im2col_conv(x.high, w_hl, _strided_params(spec))
+        out = _im2col_conv(x_high, w_hl, _strided_params(spec))
         y["low"] = y["low"] + out if "low" in y else out
     if b is not None:
         for group, bias in zip(GROUPS, b):
@@ -773,8 +783,8 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
                 y[group] += bias[:, None, None]
     has_bias = {g: b is not None and bias is not None
                 for g, bias in zip(GROUPS, b or (None, None))}
-    cache = Cache("octref.rowshift.octconv_forward", x, None, has_bias, spec,
-                  (levels, pooled, w_hl))
+    cache = Cache("octref.rowshift.octconv_forward", None, None, has_bias, spec,
+                  (levels, pooled, w_hl, x_high))
     y = Octave(*(y[g].astype(spec.out_dtype, copy=False) if g in y else None for g in GROUPS))
     return y, cache
 
@@ -809,10 +819,10 @@ def octconv_backward(dy, cache):
         ``db.high`` (C_out_high,), ``db.low`` (C_out_low,); None where the
         forward had no bias (None when it had none at all).
     """
-    _, x, _, has_bias, spec, (levels, pooled, w_hl) = check_cache(
+    _, _, _, has_bias, spec, (levels, pooled, w_hl, x_high) = check_cache(
         cache, "octref.rowshift.octconv_forward")
     dys = check_octave_grad(dy, spec)
-    _octave_memory(x, w_hl, spec, levels, backward=True)
+    _octave_memory(spec, levels, w_hl, backward=True)
     dsources, dws = {}, {}
     for level in levels:
         # L->H's gradient goes through up^T piece by piece, inside the pass.
@@ -830,7 +840,7 @@ def octconv_backward(dy, cache):
                 dws[p] = part
     dxs = {}
     if w_hl is not None:
-        dxs["high"], dws["hl"] = _im2col_conv_backward(dys["low"], x.high, w_hl,
+        dxs["high"], dws["hl"] = _im2col_conv_backward(dys["low"], x_high, w_hl,
                                                        _strided_params(spec))
     # A source pooled t times passes its gradient down through pool^T t times;
     # sources of one group share the trip from the deepest one up.
@@ -854,8 +864,9 @@ def octconv_backward(dy, cache):
                     grad += finer
         dxs[group] = dxs[group] + grad if group in dxs else grad
     # An input group no path reads (a depthwise layer that drops it) gets zeros.
-    dx = Octave(*(None if a is None else dxs[g] if g in dxs else np.zeros_like(a)
-                  for g, a in zip(GROUPS, x)))
+    shapes = spec.in_shapes
+    dx = Octave(*(None if g not in shapes else dxs[g] if g in dxs
+                  else np.zeros(shapes[g], dtype=spec.dtype) for g in GROUPS))
     dw = OctaveWeights(*(dws.get(p) for p in PATHS))
     db = None
     if any(has_bias.values()):

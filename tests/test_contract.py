@@ -45,13 +45,15 @@ def assert_tree_equal(a, b):
 
 # --------------------------------------------------------------------------- caches
 
+@pytest.mark.parametrize("options", [{}, {"stride": 2}, {"downsample": "strided"}],
+                         ids=["stride1", "stride2", "strided-hl"])
 @pytest.mark.parametrize("impl", IMPLS, ids=ids(IMPLS))
-def test_backward_is_for_the_forward_that_ran_even_if_the_caller_mutates(impl):
+def test_backward_is_for_the_forward_that_ran_even_if_the_caller_mutates(impl, options):
     """An optimiser step between forward and backward must not change the gradients."""
     x, w, b = octave_problem(np.random.default_rng(1))
-    y, cache = impl.octconv_forward(x, w, b)
+    y, cache = impl.octconv_forward(x, w, b, **options)
     dy = Octave(np.ones_like(y.high), np.ones_like(y.low))
-    expected = impl.octconv_backward(dy, impl.octconv_forward(x, w, b)[1])
+    expected = impl.octconv_backward(dy, impl.octconv_forward(x, w, b, **options)[1])
     x.high[...] += 5.0          # in place, as an optimiser or a data loader would
     x.low[...] *= -2.0
     w.hh[...] -= 1.0
