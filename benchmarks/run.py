@@ -16,7 +16,9 @@ drift of a shared machine hits every case of a ratio alike):
 * ``products``: the matrix products that same call makes, alone: every
   ``np.matmul`` of octref.rowshift is recorded during one call (operands,
   views and ``out=`` buffers as they were) and replayed;
-* ``vanilla``: octref at alpha = 0, the same layer without a low group;
+* ``vanilla``: octref at alpha = 0, the same layer without a low group, and
+  its products alone (so the alpha .5 / 0 ratio of the products alone is
+  printed beside the whole call's);
 * ``today``: the fast path as it was at commit 49653fc (``octref/im2col.py``
   loaded from git into a temporary module), alpha = 0.5: no speed lost;
 * ``torch``: a PyTorch OctConv from ``conv2d`` / ``avg_pool2d`` /
@@ -277,8 +279,11 @@ def measure_times(layers, dtypes, threads_list, repeats, torch, today, pause, rn
                 van_f, van_fb = octref_cases(rowshift, x0, w0, stride)
                 prod_f, _ = record_products(oct_f)
                 prod_fb, _ = record_products(oct_fb)
+                van_prod_f, _ = record_products(van_f)
+                van_prod_fb, _ = record_products(van_fb)
                 cases = {"oct f": oct_f, "oct fb": oct_fb, "prod f": prod_f,
-                         "prod fb": prod_fb, "van f": van_f, "van fb": van_fb}
+                         "prod fb": prod_fb, "van f": van_f, "van fb": van_fb,
+                         "van prod f": van_prod_f, "van prod fb": van_prod_fb}
                 if today is not None:
                     cases["today f"], cases["today fb"] = octref_cases(today, x, w, stride)
                 groups = [list(cases)]
@@ -370,7 +375,8 @@ def times_tables(results, threads_list, has_torch, has_today):
             for p in ("f", "fb"):
                 oct_ = times[f"oct {p}"]
                 row += [f"{1e3 * oct_:.2f}", f"{oct_ / times[f'prod {p}']:.2f}",
-                        f"{oct_ / times[f'van {p}']:.3f}"]
+                        f"{oct_ / times[f'van {p}']:.3f}",
+                        f"{times[f'prod {p}'] / times[f'van prod {p}']:.3f}"]
                 if has_torch:
                     row.append(f"{oct_ / times[f'torch {p}']:.2f}")
                 if has_today:
@@ -378,7 +384,8 @@ def times_tables(results, threads_list, has_torch, has_today):
             rows.append(row)
         headers = ["layer", "dtype"]
         for p in ("fwd", "fwd+bwd"):
-            headers += [f"{p} ms", f"{p} / products", f"{p} alpha .5 / 0"]
+            headers += [f"{p} ms", f"{p} / products", f"{p} alpha .5 / 0",
+                        f"{p} products alone alpha .5 / 0"]
             if has_torch:
                 headers.append(f"{p} / torch")
             if has_today:
