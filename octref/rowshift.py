@@ -230,6 +230,18 @@ def _buffer_bytes(n, c_total, f_max, grid, itemsize, backward):
     return itemsize * pieces.images * (pieces.buffer_rows * per_row + extra)
 
 
+def _kernel_rows(w):
+    """``w`` of shape (..., kw) as an array of shape (...) whose items are kernel rows of kw values.
+
+    The weight stacks reorder the kernel's axes but never split a row of kw
+    taps; copying whole rows as single (void) items makes those copies 2-3
+    times faster than moving kw separate numbers (measured on 256-channel
+    layers, whose weights outweigh their maps).
+    """
+    w = np.ascontiguousarray(w)
+    return w.view(np.dtype((np.void, w.shape[-1] * w.itemsize)))[..., 0]
+
+
 def _stack_weights(weights, groups):
     """``W_stack[g, (i, f), (c, j)] = w[g F/G + f, c, i, j]``: shape (G, kh F/G, C/G kw).
 
@@ -241,10 +253,12 @@ def _stack_weights(weights, groups):
     fg = f // groups
     cg = sum(w.shape[1] for w in weights)
     stack = np.empty((groups, kh, fg, cg, kw), dtype=weights[0].dtype)
+    rows = _kernel_rows(stack)                                  # (G, kh, F/G, C/G)
     c0 = 0
     for w in weights:
         c1 = c0 + w.shape[1]
-        stack[:, :, :, c0:c1] = w.reshape(groups, fg, c1 - c0, kh, kw).transpose(0, 3, 1, 2, 4)
+        rows[:, :, :, c0:c1] = (_kernel_rows(w).reshape(groups, fg, c1 - c0, kh)
+                                .transpose(0, 3, 1, 2))
         c0 = c1
     return stack.reshape(groups, kh * fg, cg * kw)
 
@@ -252,8 +266,10 @@ def _stack_weights(weights, groups):
 def _unstack_weights(dw_stack, shape, groups):
     """Inverse of :func:`_stack_weights`: (G, kh F/G, C/G kw) back to (F, C/G, kh, kw)."""
     f, cg, kh, kw = shape
-    return (dw_stack.reshape(groups, kh, f // groups, cg, kw).transpose(0, 2, 3, 1, 4)
-            .reshape(shape))
+    dw = np.empty(shape, dtype=dw_stack.dtype)
+    _kernel_rows(dw).reshape(groups, f // groups, cg, kh)[...] = (
+        _kernel_rows(dw_stack.reshape(groups, kh, f // groups, cg, kw)).transpose(0, 2, 3, 1))
+    return dw
 
 
 class _Buffers:
