@@ -90,9 +90,13 @@ class OctaveWeights(NamedTuple):
     ll: np.ndarray | None
 
 
+_PATH_ENDS = {path: (GROUPS["hl".index(path[0])], GROUPS["hl".index(path[1])])
+              for path in PATHS}
+
+
 def path_ends(path):
     """The (input group, output group) of a path, spelled out: ``"hl"`` -> ("high", "low")."""
-    return GROUPS["hl".index(path[0])], GROUPS["hl".index(path[1])]
+    return _PATH_ENDS[path]
 
 
 def split_channels(channels, alpha):
