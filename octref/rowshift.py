@@ -265,11 +265,12 @@ def _stack_weights(weights, groups):
 
 def _unstack_weights(dw_stack, shape, groups):
     """Inverse of :func:`_stack_weights`: (G, kh F/G, C/G kw) back to (F, C/G, kh, kw)."""
+    # A plain transposing copy: moving kernel rows here (as the stacking does)
+    # raised the backward's traced peak by one weight array (measured, not
+    # explained), for a saving of well under 1 % of the backward.
     f, cg, kh, kw = shape
-    dw = np.empty(shape, dtype=dw_stack.dtype)
-    _kernel_rows(dw).reshape(groups, f // groups, cg, kh)[...] = (
-        _kernel_rows(dw_stack.reshape(groups, kh, f // groups, cg, kw)).transpose(0, 2, 3, 1))
-    return dw
+    return (dw_stack.reshape(groups, kh, f // groups, cg, kw).transpose(0, 2, 3, 1, 4)
+            .reshape(shape))
 
 
 class _Buffers:
