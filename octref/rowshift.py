@@ -281,15 +281,20 @@ class _Buffers:
     ``matrix(buffer, start, stop, groups, nb, rows)`` views channels [start,
     stop) as (G, C_part / G kw, nb rows W'), a BLAS-ready view with a leading
     dimension, no copy (a piece has all of the buffer's rows or one image).
+
+    ``copies`` (optional, one per block: an array shaped like the block, or
+    None): each fill also copies the rows it read into it, while they are in
+    cache; the forward makes the copies of the inputs its cache keeps this way.
     """
 
-    def __init__(self, blocks, grid, pieces, dtype):
+    def __init__(self, blocks, grid, pieces, dtype, copies=None):
         kw = grid.kernel[1]
         c_total = sum(block.shape[1] for block in blocks)
         self.cols = np.zeros((c_total, kw, pieces.images, pieces.buffer_rows, grid.out_size[1]),
                              dtype=dtype)
         self.grid = grid
         self.blocks = blocks
+        self.copies = copies or [None] * len(blocks)
         self.col_taps = _tap_slices(grid.in_size[1], grid.out_size[1], kw, grid.stride_w,
                                     grid.padding[1], grid.dilation[1])
 
@@ -308,12 +313,15 @@ class _Buffers:
         if last <= first:
             return
         c0 = 0
-        for block in self.blocks:
+        for block, copy in zip(self.blocks, self.copies):
             c1 = c0 + block.shape[1]
             images = block[n0:n0 + nb, :, first - ph:last - ph].transpose(1, 0, 2, 3)
             for j, tap in enumerate(self.col_taps):
                 if tap is not None:
                     cols[c0:c1, j, :, first - start:last - start, tap[0]] = images[..., tap[1]]
+            if copy is not None:
+                rows_read = (slice(n0, n0 + nb), slice(None), slice(first - ph, last - ph))
+                copy[rows_read] = block[rows_read]
             c0 = c1
 
     @staticmethod
@@ -357,7 +365,7 @@ def _sum_row_taps(z, target, rows, dh, add):
         target += z[:, i, :, :, dh * i:dh * i + rows]
 
 
-def _row_shift_forward(blocks, products, grid, outs, hows):
+def _row_shift_forward(blocks, products, grid, outs, hows, copies=None):
     """Write the products over the channel-stacked input blocks into ``outs`` (row stride 1).
 
     Parameters
@@ -372,6 +380,8 @@ def _row_shift_forward(blocks, products, grid, outs, hows):
         map (N, C_out, 2H' or 2H' - 1, 2W' or 2W' - 1) it is upsampled into.
     hows : list of {"set", "add", "up"}
         Write, add, or upsample (nearest, by 2) and add.
+    copies : list of (ndarray or None), optional
+        Per block, an array to copy the block into on the way (see :class:`_Buffers`).
     """
     n, dtype = blocks[0].shape[0], blocks[0].dtype
     (kh, _), dh = grid.kernel, grid.dilation[0]
@@ -379,7 +389,7 @@ def _row_shift_forward(blocks, products, grid, outs, hows):
     c_total = sum(block.shape[1] for block in blocks)
     f_max = max(product.shape[0] for product in products)
     pieces = _pieces(n, c_total, f_max, grid, dtype.itemsize)
-    buffers = _Buffers(blocks, grid, pieces, dtype)
+    buffers = _Buffers(blocks, grid, pieces, dtype, copies)
     stacks = [p.stack for p in products]
     z_flat = np.empty(kh * f_max * pieces.images * pieces.buffer_rows * out_w, dtype=dtype)
     low = (np.empty(pieces.images * f_max * pieces.rows * out_w, dtype=dtype)
@@ -690,11 +700,9 @@ def _octave_memory(spec, levels, w_hl, backward):
                  f"({'backward' if backward else 'forward'}: outputs, pooled maps and buffers)")
 
 
-def _own(array, given):
-    """``array`` if octref made it (a cast of ``given``), else a copy of its own."""
-    if array.base is None and array is not given:
-        return array
-    return np.array(array, copy=True, order="C")
+def _ours(array, given):
+    """Whether ``array`` is octref's own (a cast of the caller's ``given``), not a view."""
+    return array.base is None and array is not given
 
 
 def _pooled_inputs(x, sources):
@@ -758,8 +766,9 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     """
     # Casts without copies: the copies the backward needs are made here, once:
     # the weights in the layout of the products (their stacks), and each input
-    # map a pass reads unpooled (pooled maps are new arrays anyway; at stride 2
-    # no pass reads X^H itself, so it is not copied).
+    # map a pass reads unpooled, copied by the pass's column fills while the
+    # rows are in cache (pooled maps are new arrays anyway; at stride 2 no pass
+    # reads X^H itself, so it is not copied).
     x_in = x
     x, w, b, spec = check_octconv_args(x, w, b, stride, padding, groups, downsample,
                                        private=False)
@@ -767,13 +776,8 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
     w_hl = w.hl.copy() if strided else None
     _octave_memory(spec, levels, w_hl, backward=False)
     pooled = _pooled_inputs(x, [s for level in levels for s in level.sources])
-    for (group, times), a in pooled.items():
-        if times == 0:
-            pooled[(group, times)] = _own(a, getattr(x_in, group))
-    x_high = None
-    if strided:
-        x_high = pooled.get(("high", 0))
-        x_high = _own(x.high, x_in.high) if x_high is None else x_high
+    copies = {source: np.empty_like(a) for source, a in pooled.items()
+              if source[1] == 0 and not _ours(a, getattr(x_in, source[0]))}
     y = {}
     for level in levels:
         hows, outs = [], []
@@ -790,8 +794,14 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
                 hows[-1] = "up"
             outs.append(y[group])
         _row_shift_forward([pooled[s] for s in level.sources], level.products, level.grid,
-                           outs, hows)
+                           outs, hows, [copies.get(s) for s in level.sources])
+    pooled.update(copies)
+    x_high = None
     if strided:
+        # The stride-2 H->L path reads X^H itself: a pass's copy, or a copy of its own.
+        x_high = pooled.get(("high", 0))
+        if x_high is None:
+            x_high = x.high if _ours(x.high, x_in.high) else x.high.copy()
         out = _im2col_conv(x_high, w_hl, _strided_params(spec))
         y["low"] = y["low"] + out if "low" in y else out
     if b is not None:
