@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import run  # noqa: E402  (benchmarks/run.py: layers, problems, environment, tables)
 import train_speed  # noqa: E402
+
 from octref import Octave, network, rowshift  # noqa: E402
 from octref.octave import PATHS, OctaveWeights  # noqa: E402
 
