@@ -228,7 +228,7 @@ def set_threads(threads, torch):
     return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
 
 
-def environment(torch):
+def environment(torch, uses_torch=True):
     import threadpoolctl
     cpu = platform.processor() or platform.machine()
     try:
@@ -246,7 +246,9 @@ def environment(torch):
              f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
              f"{platform.release()}",
              f"python {platform.python_version()}, numpy {np.__version__}, scipy "
-             f"{scipy.__version__}, torch {torch.__version__ if torch else '(not installed)'}",
+             f"{scipy.__version__}"
+             + (f", torch {torch.__version__ if torch else '(not installed)'}"
+                if uses_torch else ""),
              f"numpy's BLAS: {blas}"]
     lines += [f"{name}={os.environ.get(name, '(unset)')}" for name in OPENBLAS_ENV]
     if hasattr(os, "getloadavg"):
@@ -349,6 +351,73 @@ def measure_large_map(today, side):
             + table(["engine", "output MiB", "peak MiB", "beyond the output MiB"], rows)
             + f"\n\nOf what is beyond the output, {copy:.0f} MiB is the copy of the input the "
               "backward needs (a forward's cache is octref's own).")
+
+
+#: The passes every call of the engine must make, timed by measure_floor:
+#: (what, owner, attribute).
+FLOOR_PASSES = [("column fills", rowshift._Buffers, "fill"),
+                ("row-tap sums", rowshift, "_sum_row_taps"),
+                ("weight stacking", rowshift, "_stack_weights")]
+
+
+def measure_floor(layers, dtypes, repeats, rng, clock=time.process_time):
+    """The unavoidable passes of a forward, timed one by one, against its products alone.
+
+    During octref's alpha 0.5 forward (1 thread) every call of the functions
+    in FLOOR_PASSES is timed (wrapped); the products alone are replayed. Each
+    is a copy the row-shift design cannot drop: the fills write every input
+    value kw times, the row-tap sums read kh product rows per output value
+    and write it once, the stacking reorders the weights (which may change
+    between calls) into the products' layout. So octref / products cannot
+    fall below 1 + (their sum) / products in this design; im2col would drop
+    the row-tap sums but fill kh = 3 times as much.
+    """
+    originals = {what: getattr(owner, attr) for what, owner, attr in FLOOR_PASSES}
+    spent = {}
+
+    def timed(what):
+        function = originals[what]
+
+        def wrapper(*args, **kwargs):
+            start = clock()
+            result = function(*args, **kwargs)
+            spent[what] += clock() - start
+            return result
+        return wrapper
+
+    rows = []
+    for layer in layers:
+        n, c, size, stride = layer
+        for dtype in dtypes:
+            x, w = problem(n, c, size, 0.5, dtype, rng)
+            forward, _ = octref_cases(rowshift, x, w, stride)
+            products, _ = record_products(forward)
+            samples = {what: [] for what in originals}
+            prods = []
+            for what, owner, attr in FLOOR_PASSES:
+                setattr(owner, attr, timed(what))
+            try:
+                for _ in range(max(3, repeats)):
+                    spent.update({what: 0.0 for what in originals})
+                    forward()
+                    for what in originals:
+                        samples[what].append(spent[what])
+                    start = clock()
+                    products()
+                    prods.append(clock() - start)
+            finally:
+                for what, owner, attr in FLOOR_PASSES:
+                    setattr(owner, attr, originals[what])
+            prod = statistics.median(prods)
+            passes = [statistics.median(samples[what]) for what in originals]
+            rows.append((name(layer), np.dtype(dtype).name, f"{1e3 * prod:.2f}",
+                         *(f"{p / prod:.2f}" for p in passes),
+                         f"{1 + sum(passes) / prod:.2f}"))
+    return ("## The passes a call cannot drop (forward, alpha 0.5, 1 thread)\n\n"
+            "Each pass timed inside octref's forward, as a share of the forward's products "
+            "alone; the last column is the least octref / products can be with them.\n\n"
+            + table(["layer", "dtype", "products ms"]
+                    + [f"{what} / products" for what in originals] + ["floor"], rows))
 
 
 def measure_fixed_cost(repeats, rng, clock=time.process_time):
@@ -518,6 +587,9 @@ def main(argv=None):
         print()
         print(measure_large_map(today, 4000))
     limiter = set_threads(1, torch)
+    if not args.quick:
+        print()
+        print(measure_floor(layers, dtypes, repeats, rng))
     fixed = measure_fixed_cost(repeats, rng)
     limiter.restore_original_limits()
     print()
