@@ -587,9 +587,8 @@ def main(argv=None):
         print()
         print(measure_large_map(today, 4000))
     limiter = set_threads(1, torch)
-    if not args.quick:
-        print()
-        print(measure_floor(layers, dtypes, repeats, rng))
+    print()
+    print(measure_floor(layers, dtypes, repeats, rng))
     fixed = measure_fixed_cost(repeats, rng)
     limiter.restore_original_limits()
     print()

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/threads.py                # issue 16's layers and the training step
     python benchmarks/threads.py --repeats 5
+    python benchmarks/threads.py --quick        # a smoke run: tiny layers, one repeat
 
 octref's engine runs its matrix products through numpy's BLAS, which can use
 two threads, and everything else (column fills, row-tap sums, pooling,
@@ -115,10 +116,10 @@ def measure(modes, repeats):
     return {key: statistics.median(ts[1:]) for key, ts in times.items()}
 
 
-def layers_report(repeats):
+def layers_report(layers, repeats):
     rng = np.random.default_rng(0)
     rows = []
-    for layer in run.LAYERS:
+    for layer in layers:
         n, c, size, stride = layer
         if n < 2:
             continue
@@ -173,14 +174,17 @@ def training_report(repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=None, help="rounds (default 7, quick 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: tiny layers, one repeat (its numbers mean nothing)")
     args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 7)
     print("# What a second thread buys octref (benchmarks/threads.py)\n")
     print("\n".join(f"- {line}" for line in run.environment(None, uses_torch=False)))
-    print(f"- {args.repeats} interleaved rounds, medians of wall time\n")
-    print(layers_report(args.repeats))
+    print(f"- {repeats} interleaved rounds, medians of wall time\n")
+    print(layers_report(run.QUICK_LAYERS if args.quick else run.LAYERS, repeats))
     print()
-    print(training_report(args.repeats))
+    print(training_report(repeats))
     return 0
 
 

@@ -284,7 +284,19 @@ def test_benchmark_smoke_run():
                              "--threads", "1"], capture_output=True, text=True, timeout=120,
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    for heading in ("## 1 thread(s)", "## Peak traced memory", "## Fixed cost"):
+    for heading in ("## 1 thread(s)", "## Peak traced memory", "## The passes a call cannot drop",
+                    "## Fixed cost"):
         assert heading in result.stdout
     # A smoke run's numbers mean nothing, so it gives no verdicts (issue 14).
     assert "## Targets" not in result.stdout and "met" not in result.stdout.split()
+
+
+def test_threads_benchmark_smoke_run():
+    """``benchmarks/threads.py --quick`` times every mode, and both networks take the same step."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "threads.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    for heading in ("## Issue 16's layers", "## Training step of issue 15"):
+        assert heading in result.stdout
+    for mode in ("| 1 thread |", "| BLAS x2 |", "| split x2 |"):
+        assert mode in result.stdout
