@@ -37,6 +37,7 @@ it is in cache, never materialised whole. A stride-2 H->L path
 Shapes follow PyTorch: NCHW maps, weights ``(C_out, C_in / groups, kh, kw)``.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -109,7 +110,7 @@ def _im2col_bytes(x_shape, w_shape, params, itemsize):
     n, c = x_shape[:2]
     kh, kw = w_shape[2:]
     columns = n * c * kh * kw * params.out_size[0] * params.out_size[1]
-    return itemsize * (2 * columns + int(np.prod(x_shape)))
+    return itemsize * (2 * columns + math.prod(x_shape))
 
 
 # --------------------------------------------------------------------------- row-shifted columns
@@ -684,7 +685,7 @@ def _octave_memory(spec, levels, w_hl, backward):
     elements = sum(n * spec.out_channels[g] * size[0] * size[1]
                    for g, size in spec.out_size.items())
     if backward:
-        elements += 2 * sum(int(np.prod(shape)) for shape in shapes.values())
+        elements += 2 * sum(math.prod(shape) for shape in shapes.values())
     for group, times in {s for level in levels for s in level.sources}:
         if times:
             size = pooled_size(spec.in_size[group], times)
