@@ -313,6 +313,12 @@ class OctaveSpec:
         return {g: (self.batch, self.layout.in_channels[g]) + tuple(size)
                 for g, size in self.in_size.items()}
 
+    @property
+    def out_shapes(self):
+        """``{group: (N, C, H', W')}`` of the present output groups."""
+        return {g: (self.batch, self.out_channels[g]) + tuple(size)
+                for g, size in self.out_size.items()}
+
 
 def _octave_arrays(x, name):
     if not isinstance(x, tuple) or len(x) != 2:
@@ -522,6 +528,5 @@ def check_octave_grad(dy, spec):
             continue
         if grad is None:
             raise ValueError(f"{name} is None but the layer has that output")
-        shape = (spec.batch, spec.out_channels[group]) + tuple(spec.out_size[group])
-        grads[group] = check_grad(grad, shape, name, spec.dtype)
+        grads[group] = check_grad(grad, spec.out_shapes[group], name, spec.dtype)
     return grads

@@ -682,8 +682,7 @@ def _octave_memory(spec, levels, w_hl, backward):
     itemsize = spec.dtype.itemsize
     n = spec.batch
     shapes = spec.in_shapes
-    elements = sum(n * spec.out_channels[g] * size[0] * size[1]
-                   for g, size in spec.out_size.items())
+    elements = sum(math.prod(shape) for shape in spec.out_shapes.values())
     if backward:
         elements += 2 * sum(math.prod(shape) for shape in shapes.values())
     for group, times in {s for level in levels for s in level.sources}:
@@ -785,9 +784,9 @@ def octconv_forward(x, w, b=None, *, stride=1, padding=None, groups=1, downsampl
         for dst in level.dsts:
             group = "high" if dst == "up" else dst
             if group not in y:
-                shape = (spec.batch, spec.out_channels[group]) + tuple(spec.out_size[group])
                 # L->H adds into Y^H; only a layer without H->H starts it from zeros.
-                y[group] = (np.zeros if dst == "up" else np.empty)(shape, dtype=spec.dtype)
+                y[group] = (np.zeros if dst == "up" else np.empty)(spec.out_shapes[group],
+                                                                   dtype=spec.dtype)
                 hows.append("add" if dst == "up" else "set")
             else:
                 hows.append("add")
